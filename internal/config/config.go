@@ -1,0 +1,128 @@
+// Package config loads the dispatcher's YAML config: strict (an unknown or missing
+// key is an error naming its path), with ${ENV} expansion for secrets and the
+// defaults of DESIGN.md §8 filled in.
+package config
+
+import (
+	"time"
+
+	"github.com/msgdispatch/msgdispatch/providers/wecom"
+)
+
+// Config is the whole config file.
+type Config struct {
+	Redis  Redis          `yaml:"redis"`
+	Worker Worker         `yaml:"worker"`
+	Peak   Peak           `yaml:"peak"`
+	Apps   map[string]App `yaml:"apps"`
+	API    API            `yaml:"api"`
+}
+
+// Redis says where Redis is. An empty Addr and URL means "embedded" in dev mode and
+// is an error elsewhere.
+type Redis struct {
+	// Addr is host:port. Default empty.
+	Addr string `yaml:"addr"`
+	// URL is a redis:// URL; it wins over Addr when both are set.
+	URL string `yaml:"url"`
+	// Password for AUTH; use ${ENV}.
+	Password string `yaml:"password"`
+	// DB is the database number. Default 0.
+	DB int `yaml:"db"`
+}
+
+// Worker sizes and times the worker pools.
+type Worker struct {
+	// Concurrency is the number of tasks one asynq server runs at once. Default 50.
+	Concurrency int `yaml:"concurrency"`
+	// Servers is the number of asynq servers per process (each has its own
+	// dequeue loop; see specs/asynq.md). Default 1.
+	Servers int `yaml:"servers"`
+	// Queues are the queue names and their weights. Default critical:6, default:3, low:1.
+	Queues map[string]int `yaml:"queues"`
+	// TaskCheckInterval is how long an idle server sleeps between dequeue tries.
+	// Default 100ms.
+	TaskCheckInterval time.Duration `yaml:"task_check_interval"`
+	// DelayedTaskCheckInterval is how often scheduled and retry tasks are moved to
+	// pending. Default 1s; at most 1s.
+	DelayedTaskCheckInterval time.Duration `yaml:"delayed_task_check_interval"`
+	// FailureBudget is how many failed attempts a message may spend before it is
+	// given up as failed. Deferrals never spend it. Default 10.
+	FailureBudget int `yaml:"failure_budget"`
+	// SendTimeout bounds one provider request. Default 15s.
+	SendTimeout time.Duration `yaml:"send_timeout"`
+	// ShutdownTimeout is how long a stopping worker waits for running tasks; it
+	// must be longer than SendTimeout. Default 25s.
+	ShutdownTimeout time.Duration `yaml:"shutdown_timeout"`
+	// MessageTTL is how long a message without expires_at may wait before it is
+	// given up as expired. Default 24h.
+	MessageTTL time.Duration `yaml:"message_ttl"`
+	// Retention is how long delivery records are kept after completion. Default 168h.
+	Retention time.Duration `yaml:"retention"`
+	// PauseFor is how long an app with broken credentials stays paused before one
+	// task probes it again. Default 1h (WeCom bans an IP for an hour after
+	// repeated wrong secrets).
+	PauseFor time.Duration `yaml:"pause_for"`
+}
+
+// Peak configures peak-minute avoidance.
+type Peak struct {
+	// Enabled turns peak avoidance on. Default true.
+	Enabled *bool `yaml:"enabled"`
+	// Minutes are the congested minute marks of each hour. Default [0, 30].
+	Minutes []int `yaml:"minutes"`
+	// Guard is how far around each mark the window reaches. Default 60s.
+	Guard time.Duration `yaml:"guard"`
+	// Spread is the span after a window that deferred work is spread over. Default 120s.
+	Spread time.Duration `yaml:"spread"`
+}
+
+// App is one configured app: a provider and its credentials.
+type App struct {
+	// Provider is "wecom", "xiezuo" or "wps365". Required.
+	Provider string `yaml:"provider"`
+	// WeCom is the provider block when Provider is "wecom".
+	WeCom *wecom.Config `yaml:"wecom"`
+	// Limits are the quotas the dispatcher enforces for this app.
+	Limits Limits `yaml:"limits"`
+	// OnUnknown is what to do when a request's outcome is unknown: "resend" (within
+	// the provider's dedupe window) or "give_up". Default: resend for wecom,
+	// give_up for providers without a documented duplicate check.
+	OnUnknown string `yaml:"on_unknown"`
+}
+
+// Limits are an app's quotas (enforced by the ratelimit package).
+type Limits struct {
+	// PerRecipient are the (count, window) limits per recipient. Default WeCom's
+	// 30/1m and 1000/1h.
+	PerRecipient []Window `yaml:"per_recipient"`
+	// Daily is the person-times cap per (app, tenant) per Asia/Shanghai day; 0 = none.
+	Daily int `yaml:"daily"`
+	// Margin lengthens every window to absorb the gap between admission and
+	// receipt. Default 2s.
+	Margin time.Duration `yaml:"margin"`
+	// UrgentHeadroom is the part of each per-recipient limit only urgent messages
+	// may use. Default 0.
+	UrgentHeadroom int `yaml:"urgent_headroom"`
+}
+
+// Window is one (count, window) limit.
+type Window struct {
+	Count  int           `yaml:"count"`
+	Window time.Duration `yaml:"window"`
+}
+
+// API configures the HTTP service of the api subcommand.
+type API struct {
+	// Listen is the address to serve on. Default ":8080".
+	Listen string `yaml:"listen"`
+	// Tokens are the bearer tokens accepted, each scoped to apps.
+	Tokens []APIToken `yaml:"tokens"`
+}
+
+// APIToken is one bearer token and the apps it may use.
+type APIToken struct {
+	Name  string   `yaml:"name"`
+	Token string   `yaml:"token"`
+	Apps  []string `yaml:"apps"`
+}

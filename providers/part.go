@@ -1,0 +1,57 @@
+package providers
+
+import "time"
+
+// Part is one provider request of a message: a subset of its recipients and the
+// request body rendered for them. Bodies are rendered once, by [Provider.Prepare],
+// and stored; every attempt of the part re-sends exactly these bytes, which is what
+// a provider's duplicate check recognises.
+type Part struct {
+	// Index is the part's position in the message, from 0.
+	Index int `json:"index"`
+	// To is the subset of the message's recipients this part addresses.
+	To Recipients `json:"to"`
+	// Body is the exact request body. It holds no credential (tokens travel in the
+	// URL or headers, added at send time).
+	Body []byte `json:"body"`
+}
+
+// PrepareOptions are what Prepare needs besides the message.
+type PrepareOptions struct {
+	// MessageID is the dispatcher message id; providers derive stable ids from it
+	// (WPS ctx_id, WeCom card task_id).
+	MessageID string
+	// Generation distinguishes follow-up sends of the same message (0 for the first).
+	Generation int
+}
+
+// Result is what a provider said about one accepted part. Accepted is not delivered:
+// no provider confirms delivery.
+type Result struct {
+	// ProviderMessageID is the provider's id of the sent message (WeCom msgid), used
+	// to recall it.
+	ProviderMessageID string `json:"provider_message_id,omitempty"`
+	// ResponseCode is WeCom's single-use code for updating an interactive card.
+	ResponseCode string `json:"response_code,omitempty"`
+	// Invalid are the recipients the provider rejected (not found, not visible to the
+	// app) while accepting the rest.
+	Invalid Recipients `json:"invalid,omitempty"`
+	// Unlicensed are users without the provider licence needed to receive app messages.
+	Unlicensed []string `json:"unlicensed,omitempty"`
+}
+
+// Capabilities are what a provider can do and the limits its parts obey.
+type Capabilities struct {
+	Update bool
+	Recall bool
+	Reply  bool
+	// MaxUsersPerPart and MaxGroupsPerPart bound one request's recipients.
+	MaxUsersPerPart  int
+	MaxGroupsPerPart int
+	// DedupeWindow is how long the provider suppresses a re-sent identical request;
+	// 0 when the provider documents no duplicate check. A request whose outcome is
+	// unknown may be re-sent only within this window.
+	DedupeWindow time.Duration
+	// RecallWindow is how long after sending a message can still be recalled.
+	RecallWindow time.Duration
+}

@@ -1,0 +1,60 @@
+package providers
+
+import (
+	"context"
+	"encoding/json"
+)
+
+// Provider is one configured app of one IM provider. Implementations are safe for
+// concurrent use. Every method that talks to the provider returns an *[Error] (or
+// wraps one) when it fails, so the caller can tell what retrying would do.
+type Provider interface {
+	// Name is the provider name used in config: "wecom", "xiezuo" or "wps365".
+	Name() string
+	// Capabilities says what this provider and app support.
+	Capabilities() Capabilities
+	// Validate checks msg by the provider's own rules, without credentials or I/O.
+	// It returns a *ValidationError naming the first bad field.
+	Validate(msg *Message) error
+	// Prepare validates msg, splits it into parts within the provider's
+	// per-request limits and renders each part's body once.
+	Prepare(msg *Message, opts PrepareOptions) ([]Part, error)
+	// Send sends one prepared part, refreshing the access token once if the
+	// provider says it expired.
+	Send(ctx context.Context, part *Part) (*Result, error)
+	// Update replaces the content of a sent message.
+	Update(ctx context.Context, req *UpdateRequest) (*Result, error)
+	// Recall takes a sent message back.
+	Recall(ctx context.Context, req *RecallRequest) error
+	// Reply answers a chat message (WPS 365).
+	Reply(ctx context.Context, req *ReplyRequest) (*Result, error)
+}
+
+// UpdateRequest is new content for a message the provider already accepted.
+type UpdateRequest struct {
+	// ProviderMessageID is the provider's id of the message to update.
+	ProviderMessageID string
+	// ResponseCode is the single-use update capability (WeCom).
+	ResponseCode string
+	// To is whose copy to update.
+	To Recipients
+	// Kind and Body are the new content.
+	Kind Kind
+	Text string
+	Body json.RawMessage
+}
+
+// RecallRequest names a sent message to take back.
+type RecallRequest struct {
+	ProviderMessageID string
+}
+
+// ReplyRequest answers one chat message.
+type ReplyRequest struct {
+	// ChatID and ReplyTo name the chat and the message answered.
+	ChatID  string
+	ReplyTo string
+	Kind    Kind
+	Text    string
+	Body    json.RawMessage
+}
