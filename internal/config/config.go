@@ -4,12 +4,17 @@
 package config
 
 import (
+	"fmt"
+	"maps"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/msgdispatch/msgdispatch/providers/wecom"
 )
 
-// Config is the whole config file.
+// Config is the whole config file. Build one with [Load] or [Parse], which fill in
+// the defaults documented on each field and validate the result.
 type Config struct {
 	Redis  Redis          `yaml:"redis"`
 	Worker Worker         `yaml:"worker"`
@@ -38,7 +43,9 @@ type Worker struct {
 	// Servers is the number of asynq servers per process (each has its own
 	// dequeue loop; see specs/asynq.md). Default 1.
 	Servers int `yaml:"servers"`
-	// Queues are the queue names and their weights. Default critical:6, default:3, low:1.
+	// Queues are the queue names and their weights, each at least 1; critical,
+	// default and low (the queues producers use) must be present. Default
+	// critical:6, default:3, low:1.
 	Queues map[string]int `yaml:"queues"`
 	// TaskCheckInterval is how long an idle server sleeps between dequeue tries.
 	// Default 100ms.
@@ -85,9 +92,10 @@ type App struct {
 	WeCom *wecom.Config `yaml:"wecom"`
 	// Limits are the quotas the dispatcher enforces for this app.
 	Limits Limits `yaml:"limits"`
-	// OnUnknown is what to do when a request's outcome is unknown: "resend" (within
-	// the provider's dedupe window) or "give_up". Default: resend for wecom,
-	// give_up for providers without a documented duplicate check.
+	// OnUnknown is what to do when a request's outcome is unknown:
+	// [OnUnknownResend] (within the provider's dedupe window) or [OnUnknownGiveUp].
+	// Default: resend for wecom, give_up for providers without a documented
+	// duplicate check.
 	OnUnknown string `yaml:"on_unknown"`
 }
 
@@ -108,7 +116,9 @@ type Limits struct {
 
 // Window is one (count, window) limit.
 type Window struct {
-	Count  int           `yaml:"count"`
+	// Count is how many messages a recipient may get within Window. Required, > 0.
+	Count int `yaml:"count"`
+	// Window is the length of the sliding window. Required, > 0.
 	Window time.Duration `yaml:"window"`
 }
 
@@ -122,7 +132,40 @@ type API struct {
 
 // APIToken is one bearer token and the apps it may use.
 type APIToken struct {
-	Name  string   `yaml:"name"`
-	Token string   `yaml:"token"`
-	Apps  []string `yaml:"apps"`
+	// Name identifies the token in logs and metrics. Required, unique.
+	Name string `yaml:"name"`
+	// Token is the bearer token itself. Required, unique; use ${ENV}.
+	Token string `yaml:"token"`
+	// Apps are the configured apps the token may use. At least one.
+	Apps []string `yaml:"apps"`
+}
+
+// Values of [App.OnUnknown].
+const (
+	// OnUnknownResend re-sends the frozen request within the provider's dedupe window.
+	OnUnknownResend = "resend"
+	// OnUnknownGiveUp records the message as unknown at once.
+	OnUnknownGiveUp = "give_up"
+)
+
+// App returns the app configured under name, or an error naming name and the
+// configured apps.
+func (c *Config) App(name string) (App, error) {
+	if a, ok := c.Apps[name]; ok {
+		return a, nil
+	}
+	return App{}, fmt.Errorf("unknown app %q (configured: %s)", name, c.appNames())
+}
+
+// appNames lists the configured apps for messages.
+func (c *Config) appNames() string {
+	if len(c.Apps) == 0 {
+		return "none"
+	}
+	return strings.Join(slices.Sorted(maps.Keys(c.Apps)), ", ")
+}
+
+// On reports whether peak avoidance is on. A nil Enabled means the default, on.
+func (p Peak) On() bool {
+	return p.Enabled == nil || *p.Enabled
 }

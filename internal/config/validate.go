@@ -1,0 +1,179 @@
+package config
+
+import (
+	"fmt"
+	"net/url"
+	"regexp"
+	"strings"
+	"time"
+
+	"github.com/msgdispatch/msgdispatch/providers/wecom"
+)
+
+// appName is the form of an app name: it appears in Redis keys and URLs.
+var appName = regexp.MustCompile(`^[a-z0-9][a-z0-9_-]*$`)
+
+// standardQueues are the queues producers enqueue to (DESIGN.md §3); each needs
+// a weight or its tasks would never run.
+var standardQueues = []string{"critical", "default", "low"}
+
+// validate checks the decoded config with its defaults filled in.
+func (p *parser) validate(c *Config) {
+	if c.Redis.DB < 0 {
+		p.add("redis.db", "must not be negative")
+	}
+	p.validateWorker(&c.Worker)
+	p.validatePeak(&c.Peak)
+	if len(c.Apps) == 0 {
+		p.add("apps", "at least one app is required")
+	}
+	for name, a := range c.Apps {
+		p.validateApp("apps."+name, name, &a)
+	}
+	p.validateAPI(c)
+}
+
+func (p *parser) validateWorker(w *Worker) {
+	p.atLeast1("worker.concurrency", w.Concurrency)
+	p.atLeast1("worker.servers", w.Servers)
+	p.atLeast1("worker.failure_budget", w.FailureBudget)
+	for name, weight := range w.Queues {
+		p.atLeast1("worker.queues."+name, weight)
+	}
+	for _, name := range standardQueues {
+		if _, ok := w.Queues[name]; !ok {
+			p.add("worker.queues."+name, "required")
+		}
+	}
+	p.positive("worker.task_check_interval", w.TaskCheckInterval)
+	if w.DelayedTaskCheckInterval <= 0 || w.DelayedTaskCheckInterval > time.Second {
+		p.add("worker.delayed_task_check_interval", "must be greater than 0 and at most 1s")
+	}
+	p.positive("worker.send_timeout", w.SendTimeout)
+	if w.ShutdownTimeout <= w.SendTimeout {
+		p.add("worker.shutdown_timeout", "must be longer than worker.send_timeout (%s)", w.SendTimeout)
+	}
+	p.positive("worker.message_ttl", w.MessageTTL)
+	p.positive("worker.retention", w.Retention)
+	p.positive("worker.pause_for", w.PauseFor)
+}
+
+func (p *parser) validatePeak(pk *Peak) {
+	for i, m := range pk.Minutes {
+		if m < 0 || m > 59 {
+			p.add(fmt.Sprintf("peak.minutes[%d]", i), "must be between 0 and 59")
+		}
+	}
+	p.notNegative("peak.guard", pk.Guard)
+	p.positive("peak.spread", pk.Spread)
+}
+
+func (p *parser) validateApp(path, name string, a *App) {
+	if !appName.MatchString(name) {
+		p.add(path, "invalid app name: want lowercase letters, digits, '_' and '-', starting with a letter or digit")
+	}
+	spec, known := providers[a.Provider]
+	switch {
+	case a.Provider == "":
+		// Reported by the decoder as required.
+	case !known:
+		p.add(path+".provider", "unknown provider %s: want %s", p.show(path+".provider", a.Provider), strings.Join(providerNames, ", "))
+	case !spec.supported:
+		p.add(path+".provider", "%s is not supported yet", p.show(path+".provider", a.Provider))
+	}
+	// One check per provider block the App type has.
+	switch {
+	case a.WeCom != nil && a.Provider != "wecom" && a.Provider != "":
+		p.add(path+".wecom", "only allowed with provider wecom")
+	case a.WeCom == nil && a.Provider == "wecom":
+		p.add(path+".wecom", "required with provider wecom")
+	case a.WeCom != nil:
+		p.validateWeCom(path+".wecom", a.WeCom)
+	}
+	p.validateLimits(path+".limits", &a.Limits)
+	if o := a.OnUnknown; o != "" && o != OnUnknownResend && o != OnUnknownGiveUp {
+		p.add(path+".on_unknown", "want %s or %s, got %s", OnUnknownResend, OnUnknownGiveUp, p.show(path+".on_unknown", o))
+	}
+}
+
+func (p *parser) validateWeCom(path string, w *wecom.Config) {
+	p.httpURL(path+".base_url", w.BaseURL)
+	if w.AgentID <= 0 {
+		p.add(path+".agent_id", "must be greater than 0")
+	}
+	if d := w.DuplicateCheckInterval; d <= 0 || d > wecom.MaxDuplicateCheckInterval {
+		p.add(path+".duplicate_check_interval", "must be greater than 0 and at most %s", wecom.MaxDuplicateCheckInterval)
+	}
+}
+
+func (p *parser) validateLimits(path string, l *Limits) {
+	if len(l.PerRecipient) == 0 {
+		p.add(path+".per_recipient", "at least one window is required (leave the key out for the default 30/1m, 1000/1h)")
+	}
+	for i, w := range l.PerRecipient {
+		wpath := fmt.Sprintf("%s.per_recipient[%d]", path, i)
+		p.atLeast1(wpath+".count", w.Count)
+		p.positive(wpath+".window", w.Window)
+		if l.UrgentHeadroom >= w.Count && w.Count > 0 {
+			p.add(path+".urgent_headroom", "must be less than every per_recipient count (%s.count is %d)", wpath, w.Count)
+		}
+	}
+	if l.Daily < 0 {
+		p.add(path+".daily", "must not be negative")
+	}
+	p.notNegative(path+".margin", l.Margin)
+	if l.UrgentHeadroom < 0 {
+		p.add(path+".urgent_headroom", "must not be negative")
+	}
+}
+
+func (p *parser) validateAPI(c *Config) {
+	names := map[string]int{}
+	tokens := map[string]int{}
+	for i, t := range c.API.Tokens {
+		path := fmt.Sprintf("api.tokens[%d]", i)
+		if j, ok := names[t.Name]; ok && t.Name != "" {
+			p.add(path+".name", "same name as api.tokens[%d]", j)
+		}
+		names[t.Name] = i
+		if j, ok := tokens[t.Token]; ok && t.Token != "" {
+			p.add(path+".token", "same token as api.tokens[%d]", j)
+		}
+		tokens[t.Token] = i
+		if len(t.Apps) == 0 {
+			p.add(path+".apps", "at least one app is required")
+		}
+		for k, app := range t.Apps {
+			if _, ok := c.Apps[app]; !ok {
+				apath := fmt.Sprintf("%s.apps[%d]", path, k)
+				p.add(apath, "unknown app %s (configured: %s)", p.show(apath, app), c.appNames())
+			}
+		}
+	}
+}
+
+// httpURL checks that s is an absolute http or https URL.
+func (p *parser) httpURL(path, s string) {
+	u, err := url.Parse(s)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		p.add(path, "want an absolute http or https URL, got %s", p.show(path, s))
+	}
+}
+
+func (p *parser) atLeast1(path string, n int) {
+	if n < 1 {
+		p.add(path, "must be at least 1")
+	}
+}
+
+func (p *parser) positive(path string, d time.Duration) {
+	if d <= 0 {
+		p.add(path, "must be greater than 0")
+	}
+}
+
+func (p *parser) notNegative(path string, d time.Duration) {
+	if d < 0 {
+		p.add(path, "must not be negative")
+	}
+}
