@@ -13,7 +13,8 @@ type FetchFunc func(ctx context.Context) (token string, expiresIn time.Duration,
 //
 // Token returns the cached token for key. When there is none, or it is due for an
 // early refresh, one caller across all processes runs fetch while the others wait
-// for (or keep using) the current token. An error from fetch is returned as is.
+// for (or keep using) the current token. An error from fetch is returned wrapped
+// with context; providers.ClassOf and errors.As still see its class.
 //
 // Invalidate removes the cached token for key only if it still equals token
 // (compare-and-delete), so a stale failure never throws away a token another
