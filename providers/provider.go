@@ -7,7 +7,8 @@ import (
 
 // Provider is one configured app of one IM provider. Implementations are safe for
 // concurrent use. Every method that talks to the provider returns an *[Error] (or
-// wraps one) when it fails, so the caller can tell what retrying would do.
+// wraps one) when it fails, or a *[ValidationError] for a request it refused before
+// sending; [ClassOf] tells what retrying would do.
 type Provider interface {
 	// Name is the provider name used in config: "wecom", "xiezuo" or "wps365".
 	Name() string
@@ -20,7 +21,9 @@ type Provider interface {
 	// per-request limits and renders each part's body once.
 	Prepare(msg *Message, opts PrepareOptions) ([]Part, error)
 	// Send sends one prepared part, refreshing the access token once if the
-	// provider says it expired.
+	// provider says it expired. It may return a Result together with an error when
+	// the provider refused the request but said which recipients were bad (WeCom
+	// 81013); the caller records both.
 	Send(ctx context.Context, part *Part) (*Result, error)
 	// Update replaces the content of a sent message.
 	Update(ctx context.Context, req *UpdateRequest) (*Result, error)

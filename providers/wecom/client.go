@@ -1,0 +1,137 @@
+package wecom
+
+import (
+	"context"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/msgdispatch/msgdispatch/providers"
+)
+
+// ProviderName is the provider name used in config and returned by [Client.Name].
+const ProviderName = "wecom"
+
+// Per-request limits of message/send (specs/wecom.md §2.2, §2.3, §4).
+const (
+	// MaxUsersPerPart is the most member ids one message/send may name in touser.
+	MaxUsersPerPart = 1000
+	// MaxGroupsPerPart is the most department ids, and separately the most tag ids,
+	// one message/send may name in toparty and totag.
+	MaxGroupsPerPart = 100
+	// MaxContentBytes is the longest text or markdown content WeCom accepts, in
+	// bytes of UTF-8 (longer text is truncated by WeCom; this package refuses it).
+	MaxContentBytes = 2048
+	// MaxBodyBytes is the largest request body this package renders (666 KiB,
+	// WeCom's limit for the largest message type, mpnews).
+	MaxBodyBytes = 666 * 1024
+	// RecallWindow is how long after sending a message can still be recalled.
+	RecallWindow = 24 * time.Hour
+)
+
+// DefaultHTTPTimeout is the timeout of the http.Client New uses when given none.
+// It is generous because message/send to many users can be slow (specs/wecom.md
+// §2.6); the caller's context usually ends a request first.
+const DefaultHTTPTimeout = 30 * time.Second
+
+// Client is the WeCom client of one self-built app. It implements
+// [providers.Provider] and is safe for concurrent use.
+type Client struct {
+	cfg      Config
+	tokens   providers.TokenStore
+	hc       *http.Client
+	tokenKey string
+	// now is the clock used to read HTTP-date Retry-After headers.
+	now func() time.Time
+}
+
+var _ providers.Provider = (*Client)(nil)
+
+// New returns the client of the self-built app cfg describes.
+//
+// Defaults applied to cfg: BaseURL defaults to [DefaultBaseURL] (a trailing "/" is
+// removed); DuplicateCheckInterval defaults to [MaxDuplicateCheckInterval] (4h), is
+// capped at it, and is at least one second (WeCom takes whole seconds).
+//
+// tokens caches the app's access token under [TokenKey](cfg.CorpID, cfg.AgentID).
+// It may be nil only for a client that never calls WeCom (Validate, Prepare,
+// Capabilities); Send and Recall then fail with [providers.ClassAppDisabled].
+// hc is the HTTP client used for every call; nil means a client with
+// [DefaultHTTPTimeout].
+func New(cfg Config, tokens providers.TokenStore, hc *http.Client) *Client {
+	if cfg.BaseURL == "" {
+		cfg.BaseURL = DefaultBaseURL
+	}
+	cfg.BaseURL = strings.TrimRight(cfg.BaseURL, "/")
+	switch {
+	case cfg.DuplicateCheckInterval <= 0, cfg.DuplicateCheckInterval > MaxDuplicateCheckInterval:
+		cfg.DuplicateCheckInterval = MaxDuplicateCheckInterval
+	case cfg.DuplicateCheckInterval < time.Second:
+		cfg.DuplicateCheckInterval = time.Second
+	}
+	if hc == nil {
+		hc = &http.Client{Timeout: DefaultHTTPTimeout}
+	}
+	return &Client{
+		cfg:      cfg,
+		tokens:   tokens,
+		hc:       hc,
+		tokenKey: TokenKey(cfg.CorpID, cfg.AgentID),
+		now:      time.Now,
+	}
+}
+
+// TokenKey is the [providers.TokenStore] key of a self-built app's access token:
+// "wecom:tok:self:<corp_id>:<agent_id>". WeCom tokens are per app, so the key
+// names the agent as well as the corp (specs/wecom.md §1.1, §1.5).
+func TokenKey(corpID string, agentID int64) string {
+	return "wecom:tok:self:" + corpID + ":" + strconv.FormatInt(agentID, 10)
+}
+
+// Name returns [ProviderName], "wecom".
+func (c *Client) Name() string { return ProviderName }
+
+// Capabilities returns what this client supports: recall (within [RecallWindow]),
+// no update or reply yet, parts of at most [MaxUsersPerPart] users and
+// [MaxGroupsPerPart] departments and tags, and a dedupe window equal to the
+// duplicate check interval every body carries.
+func (c *Client) Capabilities() providers.Capabilities {
+	return providers.Capabilities{
+		Update:           false,
+		Recall:           true,
+		Reply:            false,
+		MaxUsersPerPart:  MaxUsersPerPart,
+		MaxGroupsPerPart: MaxGroupsPerPart,
+		DedupeWindow:     c.cfg.DuplicateCheckInterval,
+		RecallWindow:     RecallWindow,
+	}
+}
+
+// Update is not supported yet: it returns a [providers.ClassPermanent] *Error for
+// op "message/update_template_card".
+func (c *Client) Update(ctx context.Context, req *providers.UpdateRequest) (*providers.Result, error) {
+	return nil, &providers.Error{Provider: ProviderName, Op: opUpdate, Class: providers.ClassPermanent, Message: "not supported yet"}
+}
+
+// Reply is not supported (WeCom app messages have no reply): it returns a
+// [providers.ClassPermanent] *Error for op "reply".
+func (c *Client) Reply(ctx context.Context, req *providers.ReplyRequest) (*providers.Result, error) {
+	return nil, &providers.Error{Provider: ProviderName, Op: opReply, Class: providers.ClassPermanent, Message: "not supported yet"}
+}
+
+// Operation names carried in providers.Error.Op.
+const (
+	opGettoken = "gettoken"
+	opSend     = "message/send"
+	opRecall   = "message/recall"
+	opUpdate   = "message/update_template_card"
+	opReply    = "reply"
+)
+
+// API paths under the base URL.
+const (
+	pathGettoken = "/cgi-bin/gettoken"
+	pathSend     = "/cgi-bin/message/send"
+	pathRecall   = "/cgi-bin/message/recall"
+)
