@@ -1,0 +1,230 @@
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/hibiken/asynq"
+	"github.com/hibiken/asynqmon"
+	"github.com/redis/go-redis/v9"
+
+	"github.com/msgdispatch/msgdispatch/internal/config"
+	"github.com/msgdispatch/msgdispatch/internal/devredis"
+	"github.com/msgdispatch/msgdispatch/producer"
+	"github.com/msgdispatch/msgdispatch/providers"
+	"github.com/msgdispatch/msgdispatch/providers/wecom/wecomsim"
+	"github.com/msgdispatch/msgdispatch/worker"
+)
+
+// The simulated company of dev mode.
+const (
+	devCorp  = "wwdev00000000001"
+	devAgent = 1000002
+)
+
+var devUsers = []string{"zhangsan", "lisi", "wangwu", "zhaoliu"}
+
+// devConfig is dev mode's config; %s are the Redis address, the simulator's URL
+// and the app secret.
+const devConfig = `# written by "dispatcher dev"; valid while it runs
+redis: {addr: %q}
+worker:
+  concurrency: 20
+  send_timeout: 5s
+  shutdown_timeout: 10s
+apps:
+  demo:
+    provider: wecom
+    wecom:
+      base_url: %q
+      corp_id: ` + devCorp + `
+      agent_id: %d
+      secret: %q
+`
+
+func runDev(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("dev", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	listen := fs.String("listen", "127.0.0.1:8080", "address of the dashboard")
+	redisAddr := fs.String("redis", "", "use this Redis instead of the embedded one")
+	demo := fs.Bool("demo", true, "send demo messages at start")
+	exitAfterDemo := fs.Bool("exit-after-demo", false, "stop once the demo messages are done (for scripts and tests)")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+
+	// Redis: embedded unless told otherwise.
+	addr := *redisAddr
+	if addr == "" {
+		emb, err := devredis.Start("")
+		if err != nil {
+			return fmt.Errorf("dev: embedded redis: %w", err)
+		}
+		defer emb.Close()
+		addr = emb.Addr()
+	}
+	rdb := redis.NewClient(&redis.Options{Addr: addr})
+	defer rdb.Close()
+	if err := rdb.Ping(ctx).Err(); err != nil {
+		return fmt.Errorf("dev: redis at %s: %w", addr, err)
+	}
+
+	// The WeCom simulator, with a company, its members and a department.
+	sim := wecomsim.New(wecomsim.Options{})
+	simURL, err := sim.Start("127.0.0.1:0")
+	if err != nil {
+		return fmt.Errorf("dev: wecom simulator: %w", err)
+	}
+	defer sim.Close()
+	secret := randomHex(16)
+	if err := sim.AddApp(wecomsim.App{CorpID: devCorp, AgentID: devAgent, Secret: secret}); err != nil {
+		return fmt.Errorf("dev: wecom simulator: %w", err)
+	}
+	sim.AddUsers(devCorp, devUsers...)
+	sim.AddDept(devCorp, "1", devUsers...)
+
+	// The config, written where the other subcommands can use it.
+	dir, err := os.MkdirTemp("", "msgdispatch-dev-")
+	if err != nil {
+		return fmt.Errorf("dev: %w", err)
+	}
+	defer os.RemoveAll(dir)
+	cfgPath := filepath.Join(dir, "config.yaml")
+	if err := os.WriteFile(cfgPath, fmt.Appendf(nil, devConfig, addr, simURL, devAgent, secret), 0o600); err != nil {
+		return fmt.Errorf("dev: write config: %w", err)
+	}
+	cfg, err := config.Load(cfgPath)
+	if err != nil {
+		return fmt.Errorf("dev: %w", err)
+	}
+
+	w, err := worker.New(worker.Options{Config: cfg, Redis: rdb, Logger: log})
+	if err != nil {
+		return fmt.Errorf("dev: %w", err)
+	}
+	if err := w.Start(); err != nil {
+		return fmt.Errorf("dev: %w", err)
+	}
+	defer w.Shutdown()
+
+	// The dashboard.
+	ln, err := net.Listen("tcp", *listen)
+	if err != nil {
+		return fmt.Errorf("dev: listen on %s (use --listen to pick another address): %w", *listen, err)
+	}
+	mux := http.NewServeMux()
+	mux.Handle("/monitoring/", asynqmon.New(asynqmon.Options{RootPath: "/monitoring", RedisConnOpt: asynq.RedisClientOpt{Addr: addr}}))
+	mux.HandleFunc("/{$}", func(w http.ResponseWriter, r *http.Request) {
+		fmt.Fprintf(w, "msgdispatch dev\n\ndashboard: /monitoring/\nwecom simulator: %s/sim/deliveries\n", simURL)
+	})
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
+	go srv.Serve(ln)
+	defer srv.Close()
+	dashboard := "http://" + ln.Addr().String() + "/monitoring/"
+
+	fmt.Fprintf(stdout, "msgdispatch dev is running\n\n")
+	fmt.Fprintf(stdout, "  dashboard        %s\n", dashboard)
+	fmt.Fprintf(stdout, "  wecom simulator  %s  (what each user got: %s/sim/deliveries?user=zhangsan)\n", simURL, simURL)
+	fmt.Fprintf(stdout, "  redis            %s\n", addr)
+	fmt.Fprintf(stdout, "  config           %s\n", cfgPath)
+	fmt.Fprintf(stdout, "  users            %s (department 1 holds them all)\n\n", strings.Join(devUsers, ", "))
+
+	if *demo {
+		if err := runDemo(ctx, producer.New(cfg, rdb), stdout); err != nil {
+			return err
+		}
+	}
+	if *exitAfterDemo {
+		return nil
+	}
+	fmt.Fprintf(stdout, "\ntry:  go run ./cmd/dispatcher send --config %s --app demo --to-user zhangsan --text hello\n", cfgPath)
+	fmt.Fprintf(stdout, "      go run ./cmd/dispatcher status --config %s <id>\n", cfgPath)
+	fmt.Fprintf(stdout, "stop with Ctrl-C\n")
+	<-ctx.Done()
+	fmt.Fprintln(stdout, "\nshutting down")
+	return nil
+}
+
+// runDemo sends a few messages that show the main paths and prints how each ended.
+func runDemo(ctx context.Context, c *producer.Client, stdout io.Writer) error {
+	demos := []struct {
+		what string
+		msg  providers.Message
+	}{
+		{"text to one user", providers.Message{To: providers.Recipients{Users: []string{"zhangsan"}}, Kind: providers.KindText, Text: "你好，这是一条测试消息 <a href=\"https://example.com\">详情</a>"}},
+		{"markdown to a department", providers.Message{To: providers.Recipients{Depts: []string{"1"}}, Kind: providers.KindMarkdown, Text: "**审批已通过**\n> 请假 2 天"}},
+		{"text to a known and an unknown user", providers.Message{To: providers.Recipients{Users: []string{"lisi", "nobody"}}, Kind: providers.KindText, Text: "partial"}},
+		{"text to unknown users only", providers.Message{To: providers.Recipients{Users: []string{"ghost1", "ghost2"}}, Kind: providers.KindText, Text: "refused"}},
+	}
+	ids := make([]string, len(demos))
+	for i, d := range demos {
+		d.msg.App = "demo"
+		id, err := c.Send(ctx, d.msg)
+		if err != nil {
+			return fmt.Errorf("dev: demo %q: %w", d.what, err)
+		}
+		ids[i] = id
+	}
+	fmt.Fprintf(stdout, "sent %d demo messages; waiting for their outcome...\n\n", len(ids))
+	tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "MESSAGE\tWHAT\tSTATE\tDETAIL")
+	deadline := time.Now().Add(30 * time.Second)
+	for i, id := range ids {
+		st, err := waitTerminal(ctx, c, id, deadline)
+		if err != nil {
+			return fmt.Errorf("dev: demo %q: %w", demos[i].what, err)
+		}
+		detail := st.Reason
+		if inv := st.Invalid(); len(inv.Users) > 0 {
+			detail = "invalid users: " + strings.Join(inv.Users, ", ")
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", id, demos[i].what, st.State, detail)
+	}
+	return tw.Flush()
+}
+
+// waitTerminal polls a message's status until it ends (dev mode only: a person
+// is watching, and the embedded Redis has no notifications to wait on).
+func waitTerminal(ctx context.Context, c *producer.Client, id string, deadline time.Time) (*producer.Status, error) {
+	tick := time.NewTicker(50 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		st, err := c.Status(ctx, id)
+		if err != nil {
+			return nil, err
+		}
+		if st.State.Terminal() {
+			return st, nil
+		}
+		if time.Now().After(deadline) {
+			return nil, errors.New("not finished after 30s: state " + string(st.State))
+		}
+		select {
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-tick.C:
+		}
+	}
+}
+
+func randomHex(n int) string {
+	b := make([]byte, n)
+	if _, err := rand.Read(b); err != nil {
+		panic(err)
+	}
+	return hex.EncodeToString(b)
+}

@@ -1,0 +1,66 @@
+// Command dispatcher is msgdispatch's one binary.
+//
+//	dispatcher dev                       everything in one process, no setup
+//	dispatcher worker --config F         consume and send jobs
+//	dispatcher send   --config F ...     enqueue a message, print its id
+//	dispatcher status --config F ID      print a message's delivery record
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+)
+
+const usage = `usage: dispatcher <command> [flags]
+
+commands:
+  dev      run everything in one process: embedded Redis, WeCom simulator,
+           worker and dashboard, and send demo messages
+  worker   consume send jobs (--config F)
+  send     enqueue a message and print its id (--config F --app A --to-user ...)
+  status   print a message's delivery record as JSON (--config F ID)
+
+Run "dispatcher <command> -h" for the flags of a command.
+`
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, os.Args[1:], os.Stdout, os.Stderr); err != nil {
+		if !errors.Is(err, flag.ErrHelp) {
+			fmt.Fprintln(os.Stderr, "dispatcher:", err)
+		}
+		os.Exit(2)
+	}
+}
+
+// run dispatches to a subcommand; it is main without the process around it.
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, usage)
+		return errors.New("no command given")
+	}
+	cmd, rest := args[0], args[1:]
+	switch cmd {
+	case "dev":
+		return runDev(ctx, rest, stdout, stderr)
+	case "worker":
+		return runWorker(ctx, rest, stdout, stderr)
+	case "send":
+		return runSend(ctx, rest, stdout, stderr)
+	case "status":
+		return runStatus(ctx, rest, stdout, stderr)
+	case "-h", "--help", "help":
+		fmt.Fprint(stdout, usage)
+		return nil
+	default:
+		fmt.Fprint(stderr, usage)
+		return fmt.Errorf("unknown command %q", cmd)
+	}
+}

@@ -1,0 +1,88 @@
+// Package job defines the asynq tasks msgdispatch enqueues: their type names,
+// payloads and ids. Producer and worker share it; payloads carry no secrets.
+package job
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math"
+	"time"
+
+	"github.com/msgdispatch/msgdispatch/providers"
+)
+
+// TypeSend is the asynq task type of a send job.
+const TypeSend = "msgd:send"
+
+// MaxRetry is the asynq MaxRetry of every task: so large that asynq never
+// archives a task by count. The real failure budget is worker.failure_budget, kept
+// in the delivery record (asynq counts crash recoveries as retries and archives
+// any task past MaxRetry on ANY error, deferrals included).
+const MaxRetry = math.MaxInt32
+
+// Retention is how long asynq keeps a completed task; while it does, enqueueing
+// the same task id again is refused, which makes a producer's retry harmless.
+const Retention = time.Hour
+
+// Queue names, from most to least urgent.
+const (
+	QueueCritical = "critical"
+	QueueDefault  = "default"
+	QueueLow      = "low"
+)
+
+// Send is the payload of a send task: one message to a set of recipients of one
+// configured app.
+type Send struct {
+	// ID is the dispatcher message id (see NewID).
+	ID string `json:"id"`
+	// Message is what to send to whom.
+	Message providers.Message `json:"message"`
+	// Urgent skips peak avoidance and may use the quota headroom kept for urgent work.
+	Urgent bool `json:"urgent,omitempty"`
+	// NotBefore is the earliest time the message may be sent; zero means now.
+	NotBefore time.Time `json:"not_before,omitzero"`
+	// ExpiresAt is when the message is given up as expired instead of sent late.
+	ExpiresAt time.Time `json:"expires_at"`
+	// Queue is the asynq queue the task was enqueued on.
+	Queue string `json:"queue"`
+}
+
+// Marshal encodes s as the task payload.
+func (s *Send) Marshal() ([]byte, error) {
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(s); err != nil {
+		return nil, fmt.Errorf("job: encode send %s: %w", s.ID, err)
+	}
+	return bytes.TrimRight(buf.Bytes(), "\n"), nil
+}
+
+// ErrPayload is wrapped by every DecodeSend error: the payload is not a send job
+// this version understands, and retrying cannot change that.
+var ErrPayload = errors.New("undecodable payload")
+
+// DecodeSend decodes and sanity-checks a send task payload.
+func DecodeSend(b []byte) (*Send, error) {
+	var s Send
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&s); err != nil {
+		return nil, fmt.Errorf("job: %w: %v", ErrPayload, err)
+	}
+	switch {
+	case s.ID == "":
+		return nil, fmt.Errorf("job: %w: id is empty", ErrPayload)
+	case s.Message.App == "":
+		return nil, fmt.Errorf("job: %w: message.app is empty", ErrPayload)
+	case s.ExpiresAt.IsZero():
+		return nil, fmt.Errorf("job: %w: expires_at is missing", ErrPayload)
+	}
+	if app, err := AppOf(s.ID); err != nil || app != s.Message.App {
+		return nil, fmt.Errorf("job: %w: id %q does not belong to app %q", ErrPayload, s.ID, s.Message.App)
+	}
+	return &s, nil
+}

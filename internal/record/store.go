@@ -1,0 +1,205 @@
+package record
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strconv"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+)
+
+// ErrNotFound is returned for a message id with no record (never created, or
+// expired after its retention).
+var ErrNotFound = errors.New("record: no such message")
+
+// ConflictError is returned by Create when an idempotency key is already held by a
+// message with a different body.
+type ConflictError struct {
+	Key       string
+	MessageID string
+}
+
+func (e *ConflictError) Error() string {
+	return fmt.Sprintf("idempotency key %q is already used by message %s with a different body", e.Key, e.MessageID)
+}
+
+// Store reads and writes delivery records.
+type Store struct {
+	rdb redis.UniversalClient
+	// EventsMaxLen caps each app's event stream (approximately). Default 100000.
+	EventsMaxLen int64
+	// IdempotencyHold is how long an idempotency key is held after its message
+	// ends. Default 24h.
+	IdempotencyHold time.Duration
+}
+
+// NewStore returns a Store on rdb.
+func NewStore(rdb redis.UniversalClient) *Store {
+	return &Store{rdb: rdb, EventsMaxLen: 100000, IdempotencyHold: 24 * time.Hour}
+}
+
+// Key is the Redis key of a message's record.
+func Key(app, id string) string { return "msgd:{" + app + "}:rec:" + id }
+
+// EventsKey is the Redis stream of an app's events.
+func EventsKey(app string) string { return "msgd:{" + app + "}:events" }
+
+func idemKey(app, key string) string { return "msgd:{" + app + "}:idem:" + key }
+
+// createScript creates a record unless its idempotency key is already held.
+//
+// KEYS[1] idempotency key, KEYS[2] record key of the new message
+// ARGV[1] new message id, ARGV[2] body hash, ARGV[3] record JSON,
+// ARGV[4] record TTL ms, ARGV[5] idempotency key TTL ms
+//
+// Returns {"created", id} or {"exists", id} (same body) or {"conflict", id}.
+var createScript = redis.NewScript(`
+local cur = redis.call('GET', KEYS[1])
+if cur then
+  local sep = string.find(cur, '\n', 1, true)
+  local id = string.sub(cur, 1, sep - 1)
+  if string.sub(cur, sep + 1) ~= ARGV[2] then return {'conflict', id} end
+  return {'exists', id}
+end
+redis.call('SET', KEYS[1], ARGV[1] .. '\n' .. ARGV[2], 'PX', ARGV[5])
+redis.call('HSET', KEYS[2], 'rec', ARGV[3])
+redis.call('PEXPIRE', KEYS[2], ARGV[4])
+return {'created', ARGV[1]}
+`)
+
+// markEnqueuedScript sets the enqueued flag of an existing record.
+//
+// KEYS[1] record key. Returns 1, or 0 when the record does not exist.
+var markEnqueuedScript = redis.NewScript(`
+if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
+redis.call('HSET', KEYS[1], 'enq', '1')
+return 1
+`)
+
+// Create writes a new record. With an idempotency key (rec.IdempotencyKey) it is
+// atomic with holding the key: when the key is already held with the same
+// bodyHash, Create writes nothing and returns the existing message's id and
+// created=false; with another hash it returns a *ConflictError. ttl is how long
+// the record lives if its message never ends.
+func (s *Store) Create(ctx context.Context, rec *Record, bodyHash string, ttl time.Duration) (id string, created bool, err error) {
+	b, err := json.Marshal(rec)
+	if err != nil {
+		return "", false, fmt.Errorf("record: encode %s: %w", rec.ID, err)
+	}
+	if rec.IdempotencyKey == "" {
+		_, err := s.rdb.TxPipelined(ctx, func(p redis.Pipeliner) error {
+			p.HSet(ctx, Key(rec.App, rec.ID), "rec", b)
+			p.PExpire(ctx, Key(rec.App, rec.ID), ttl)
+			return nil
+		})
+		if err != nil {
+			return "", false, fmt.Errorf("record: create %s: %w", rec.ID, err)
+		}
+		return rec.ID, true, nil
+	}
+	idemTTL := ttl + s.IdempotencyHold
+	res, err := createScript.Run(ctx, s.rdb,
+		[]string{idemKey(rec.App, rec.IdempotencyKey), Key(rec.App, rec.ID)},
+		rec.ID, bodyHash, b, ttl.Milliseconds(), idemTTL.Milliseconds()).StringSlice()
+	if err != nil {
+		return "", false, fmt.Errorf("record: create %s: %w", rec.ID, err)
+	}
+	switch res[0] {
+	case "created":
+		return res[1], true, nil
+	case "exists":
+		return res[1], false, nil
+	default:
+		return "", false, &ConflictError{Key: rec.IdempotencyKey, MessageID: res[1]}
+	}
+}
+
+// MarkEnqueued records that the message's task is in the queue.
+func (s *Store) MarkEnqueued(ctx context.Context, app, id string) error {
+	n, err := markEnqueuedScript.Run(ctx, s.rdb, []string{Key(app, id)}).Int()
+	if err != nil {
+		return fmt.Errorf("record: mark %s enqueued: %w", id, err)
+	}
+	if n == 0 {
+		return fmt.Errorf("record: mark %s enqueued: %w", id, ErrNotFound)
+	}
+	return nil
+}
+
+// Get reads a record.
+func (s *Store) Get(ctx context.Context, app, id string) (*Record, error) {
+	m, err := s.rdb.HGetAll(ctx, Key(app, id)).Result()
+	if err != nil {
+		return nil, fmt.Errorf("record: get %s: %w", id, err)
+	}
+	raw, ok := m["rec"]
+	if !ok {
+		return nil, fmt.Errorf("record: get %s: %w", id, ErrNotFound)
+	}
+	var rec Record
+	if err := json.Unmarshal([]byte(raw), &rec); err != nil {
+		return nil, fmt.Errorf("record: decode %s: %w", id, err)
+	}
+	rec.Enqueued = m["enq"] == "1"
+	return &rec, nil
+}
+
+// Save writes rec and, in the same MULTI, appends an event of type typ with
+// detail (when typ is not empty). A terminal record is kept for retention from
+// now, and its idempotency key for IdempotencyHold; a live one for ttl.
+func (s *Store) Save(ctx context.Context, rec *Record, typ, detail string, ttl, retention time.Duration) error {
+	now := rec.UpdatedAt
+	var ev *Event
+	if typ != "" {
+		rec.EventSeq++
+		ev = &Event{ID: rec.ID + "/" + strconv.Itoa(rec.EventSeq), MessageID: rec.ID, App: rec.App,
+			Type: typ, State: rec.State, At: now, Detail: detail}
+	}
+	b, err := json.Marshal(rec)
+	if err != nil {
+		return fmt.Errorf("record: encode %s: %w", rec.ID, err)
+	}
+	key := Key(rec.App, rec.ID)
+	_, err = s.rdb.TxPipelined(ctx, func(p redis.Pipeliner) error {
+		p.HSet(ctx, key, "rec", b)
+		if rec.State.Terminal() {
+			p.PExpire(ctx, key, retention)
+			if rec.IdempotencyKey != "" {
+				p.PExpire(ctx, idemKey(rec.App, rec.IdempotencyKey), s.IdempotencyHold)
+			}
+		} else {
+			p.PExpire(ctx, key, ttl)
+		}
+		if ev != nil {
+			p.XAdd(ctx, &redis.XAddArgs{
+				Stream: EventsKey(rec.App), MaxLen: s.EventsMaxLen, Approx: true,
+				Values: []any{"event_id", ev.ID, "message_id", ev.MessageID, "app", ev.App,
+					"type", ev.Type, "state", string(ev.State), "at", ev.At.UTC().Format(time.RFC3339Nano), "detail", ev.Detail},
+			})
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("record: save %s: %w", rec.ID, err)
+	}
+	return nil
+}
+
+// Events reads up to count events of app from the oldest.
+func (s *Store) Events(ctx context.Context, app string, count int64) ([]Event, error) {
+	msgs, err := s.rdb.XRangeN(ctx, EventsKey(app), "-", "+", count).Result()
+	if err != nil {
+		return nil, fmt.Errorf("record: events of %s: %w", app, err)
+	}
+	out := make([]Event, 0, len(msgs))
+	for _, m := range msgs {
+		str := func(k string) string { s, _ := m.Values[k].(string); return s }
+		at, _ := time.Parse(time.RFC3339Nano, str("at"))
+		out = append(out, Event{ID: str("event_id"), MessageID: str("message_id"), App: str("app"),
+			Type: str("type"), State: State(str("state")), At: at, Detail: str("detail")})
+	}
+	return out, nil
+}

@@ -1,0 +1,65 @@
+package producer
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/hibiken/asynq"
+	"github.com/redis/go-redis/v9"
+
+	"github.com/msgdispatch/msgdispatch/internal/config"
+	"github.com/msgdispatch/msgdispatch/internal/job"
+	"github.com/msgdispatch/msgdispatch/internal/record"
+)
+
+// Client enqueues messages and reads their status. It is safe for concurrent use.
+type Client struct {
+	cfg     *config.Config
+	asynq   *asynq.Client
+	records *record.Store
+	now     func() time.Time
+	// afterWrite, when set (tests), runs after each of Send's writes and may fail
+	// it, to prove that a retry after a crash between writes is safe.
+	afterWrite func(step string) error
+}
+
+// New returns a Client for the apps of cfg on rdb. The Client does not close rdb.
+func New(cfg *config.Config, rdb redis.UniversalClient) *Client {
+	return &Client{cfg: cfg, asynq: asynq.NewClientFromRedisClient(rdb), records: record.NewStore(rdb), now: time.Now}
+}
+
+// Close releases the client (not the Redis client it was given).
+func (c *Client) Close() error { return nil }
+
+// Status is the delivery record of a message: its State, its parts with what the
+// provider said, the failure budget spent, and why it waits.
+type Status = record.Record
+
+// Status returns the delivery record of message id.
+func (c *Client) Status(ctx context.Context, id string) (*Status, error) {
+	app, err := job.AppOf(id)
+	if err != nil {
+		return nil, fmt.Errorf("producer: status: %w", err)
+	}
+	rec, err := c.records.Get(ctx, app, id)
+	if err != nil {
+		return nil, fmt.Errorf("producer: status of %s: %w", id, err)
+	}
+	// A message whose producer never saw it enqueued and that is past its expiry
+	// will never run: say so rather than "queued" forever.
+	if !rec.Enqueued && rec.State == record.Queued && rec.Job != nil && c.now().After(rec.Job.ExpiresAt) {
+		rec.State, rec.Reason = record.Expired, "never enqueued (the producer failed before the enqueue) and now past expires_at"
+	}
+	rec.Parts = withoutBodies(rec.Parts)
+	return rec, nil
+}
+
+// withoutBodies drops the rendered request bodies, which are large and of no use
+// to a status reader.
+func withoutBodies(parts []record.Part) []record.Part {
+	for i := range parts {
+		parts[i].Body = nil
+	}
+	return parts
+}

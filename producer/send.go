@@ -1,0 +1,150 @@
+package producer
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+	"unicode"
+
+	"github.com/hibiken/asynq"
+
+	"github.com/msgdispatch/msgdispatch/internal/catalog"
+	"github.com/msgdispatch/msgdispatch/internal/job"
+	"github.com/msgdispatch/msgdispatch/internal/record"
+	"github.com/msgdispatch/msgdispatch/providers"
+)
+
+// Send validates msg by its provider's rules and enqueues it; it returns the
+// dispatcher message id. Nothing is written when validation fails; the error is a
+// *providers.ValidationError naming the field.
+//
+// Send makes three writes: the record (with the idempotency key), the asynq task
+// (its id is the message id) and the record's enqueued flag. With an idempotency
+// key, calling Send again after a failure between any two of them completes the
+// enqueue and never doubles it.
+func (c *Client) Send(ctx context.Context, msg providers.Message, opts ...SendOption) (string, error) {
+	var o sendOptions
+	for _, opt := range opts {
+		opt(&o)
+	}
+	now := c.now()
+	if err := c.validate(&msg, &o, now); err != nil {
+		return "", fmt.Errorf("producer: send: %w", err)
+	}
+	queue := o.Queue
+	if queue == "" {
+		queue = job.QueueDefault
+		if o.Urgent {
+			queue = job.QueueCritical
+		}
+	}
+	expires := o.ExpiresAt
+	if expires.IsZero() {
+		expires = now.Add(c.cfg.Worker.MessageTTL)
+	}
+	j := &job.Send{ID: job.NewID(msg.App, now), Message: msg, Urgent: o.Urgent, NotBefore: o.NotBefore, ExpiresAt: expires, Queue: queue}
+	rec := &record.Record{ID: j.ID, App: msg.App, State: record.Queued, Job: j, IdempotencyKey: o.Key, CreatedAt: now, UpdatedAt: now}
+	hash, err := bodyHash(&msg, &o)
+	if err != nil {
+		return "", err
+	}
+	ttl := expires.Sub(now) + c.cfg.Worker.Retention
+
+	id, created, err := c.records.Create(ctx, rec, hash, ttl)
+	if err != nil {
+		return "", fmt.Errorf("producer: send: %w", err)
+	}
+	if !created { // the same key and body were sent before: finish what that call began
+		prev, err := c.records.Get(ctx, msg.App, id)
+		if err != nil {
+			return "", fmt.Errorf("producer: send: %w", err)
+		}
+		if prev.Enqueued || prev.State != record.Queued {
+			return id, nil
+		}
+		j = prev.Job
+	}
+	if err := c.step("created"); err != nil {
+		return "", err
+	}
+	if err := c.enqueue(ctx, j); err != nil {
+		return "", err
+	}
+	if err := c.step("enqueued"); err != nil {
+		return "", err
+	}
+	if err := c.records.MarkEnqueued(ctx, msg.App, id); err != nil {
+		return "", fmt.Errorf("producer: send: %w", err)
+	}
+	return id, nil
+}
+
+func (c *Client) enqueue(ctx context.Context, j *job.Send) error {
+	payload, err := j.Marshal()
+	if err != nil {
+		return fmt.Errorf("producer: send: %w", err)
+	}
+	opts := []asynq.Option{asynq.TaskID(j.ID), asynq.Queue(j.Queue), asynq.MaxRetry(job.MaxRetry), asynq.Retention(job.Retention)}
+	if !j.NotBefore.IsZero() {
+		opts = append(opts, asynq.ProcessAt(j.NotBefore))
+	}
+	_, err = c.asynq.EnqueueContext(ctx, asynq.NewTask(job.TypeSend, payload), opts...)
+	if err != nil && !errors.Is(err, asynq.ErrTaskIDConflict) {
+		return fmt.Errorf("producer: send: enqueue %s: %w", j.ID, err)
+	}
+	return nil
+}
+
+func (c *Client) step(name string) error {
+	if c.afterWrite == nil {
+		return nil
+	}
+	return c.afterWrite(name)
+}
+
+// validate checks what the producer owns (app, queue, options) and then the
+// message by its provider's rules.
+func (c *Client) validate(msg *providers.Message, o *sendOptions, now time.Time) error {
+	app, ok := c.cfg.Apps[msg.App]
+	if !ok {
+		return providers.Invalid("app", "%q is not a configured app", msg.App)
+	}
+	if o.Queue != "" {
+		if _, ok := c.cfg.Worker.Queues[o.Queue]; !ok {
+			return providers.Invalid("queue", "%q is not a configured queue", o.Queue)
+		}
+	}
+	if len(o.Key) > 200 {
+		return providers.Invalid("idempotency_key", "longer than 200 bytes")
+	}
+	for _, r := range o.Key {
+		if unicode.IsControl(r) {
+			return providers.Invalid("idempotency_key", "contains a control character")
+		}
+	}
+	if !o.ExpiresAt.IsZero() && !o.ExpiresAt.After(now) {
+		return providers.Invalid("expires_at", "is in the past")
+	}
+	if !o.ExpiresAt.IsZero() && !o.NotBefore.IsZero() && !o.ExpiresAt.After(o.NotBefore) {
+		return providers.Invalid("expires_at", "must be after not_before")
+	}
+	return catalog.Validate(app, msg)
+}
+
+// bodyHash identifies what a caller asked for: the message and the options it
+// gave (not the defaults filled in, which change with time).
+func bodyHash(msg *providers.Message, o *sendOptions) (string, error) {
+	b, err := json.Marshal(struct {
+		M *providers.Message `json:"m"`
+		O *sendOptions       `json:"o"`
+	}{msg, o})
+	if err != nil {
+		return "", fmt.Errorf("producer: hash message: %w", err)
+	}
+	sum := sha256.Sum256(b)
+	return hex.EncodeToString(sum[:]), nil
+}

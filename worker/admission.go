@@ -1,0 +1,192 @@
+package worker
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/hibiken/asynq"
+
+	"github.com/msgdispatch/msgdispatch/internal/job"
+	"github.com/msgdispatch/msgdispatch/internal/record"
+	"github.com/msgdispatch/msgdispatch/providers"
+)
+
+// handleSend is the admission pipeline of DESIGN.md §4, for one run of a send task.
+func (w *Worker) handleSend(ctx context.Context, t *asynq.Task) error {
+	// 1. Decode and validate. A payload no retry can fix is archived with the reason.
+	j, err := job.DecodeSend(t.Payload())
+	if err != nil {
+		return fmt.Errorf("%w: %w", err, asynq.SkipRetry)
+	}
+	prov, ok := w.providers[j.Message.App]
+	if !ok {
+		// A newer producer may know an app this worker's config does not yet.
+		return w.deferRun(ctx, nil, j, time.Minute, fmt.Sprintf("app %q is not configured on this worker", j.Message.App))
+	}
+	rec, err := w.records.Get(ctx, j.Message.App, j.ID)
+	if errors.Is(err, record.ErrNotFound) {
+		return fmt.Errorf("message %s: no delivery record (expired or never written): %w", j.ID, asynq.SkipRetry)
+	}
+	if err != nil {
+		return err
+	}
+	if rec.State.Terminal() {
+		return nil // a repeated run of a finished message: nothing to do
+	}
+	now := w.now()
+	rec.Runs++
+
+	// 2. Cancelled? Expired? (Cancellation tombstones arrive with updates and cancels.)
+	if !now.Before(j.ExpiresAt) {
+		return w.finish(ctx, rec, now, "expired before it could be sent")
+	}
+
+	// App paused because its credentials or authorisation are broken (G7).
+	if p, err := w.apps.Paused(ctx, j.Message.App); err != nil {
+		return err
+	} else if p != nil {
+		return w.deferRun(ctx, rec, j, p.Until.Sub(now), "app paused: "+p.Reason)
+	}
+
+	// 3–5. Admission gates: peak minutes, breaker, quota.
+	a := &Attempt{Job: j, Record: rec, Now: now}
+	for _, g := range w.gates {
+		if err := g.Admit(ctx, a); err != nil {
+			var d *DeferError
+			if errors.As(err, &d) {
+				return w.deferRun(ctx, rec, j, d.For, d.Reason)
+			}
+			return fmt.Errorf("message %s: admission: %w", j.ID, err)
+		}
+	}
+
+	// Render the parts once; every later attempt re-sends these bytes.
+	if rec.Parts == nil {
+		parts, err := prov.Prepare(&j.Message, providers.PrepareOptions{MessageID: j.ID})
+		if err != nil {
+			rec.Reason = err.Error()
+			return w.finish(ctx, rec, now, "")
+		}
+		for _, p := range parts {
+			rec.Parts = append(rec.Parts, record.Part{Part: p, State: record.PartPending})
+		}
+	}
+
+	// A part still marked sending was left by a run that crashed mid-request: it
+	// may have been applied. That costs budget (G3) and freezes its bytes (G2).
+	if crashed := w.recoverUnfinished(rec, prov, now); crashed && rec.Failures >= w.cfg.Worker.FailureBudget {
+		w.giveUp(rec, "failure budget spent: the worker crashed during an attempt")
+		return w.finish(ctx, rec, now, "")
+	}
+
+	// 6–7. Send every pending part under its own deadline and record the outcome.
+	for i := range rec.Parts {
+		if rec.Parts[i].State != record.PartPending {
+			continue
+		}
+		if ctx.Err() != nil { // shutting down: the rest runs after the restart
+			return w.deferRun(ctx, rec, j, 0, "worker shut down between parts")
+		}
+		p := &rec.Parts[i]
+		if err := w.markSending(ctx, rec, p); err != nil {
+			return err // nothing left: asynq retries the run, no budget spent
+		}
+		res, err := w.send(ctx, prov, p)
+		if err == nil {
+			if err := w.accepted(ctx, rec, p, res); err != nil {
+				return err
+			}
+			continue
+		}
+		if stop, err := w.failed(ctx, rec, j, p, prov, res, err); stop {
+			return err
+		}
+	}
+	return w.finish(ctx, rec, w.now(), "")
+}
+
+// deferRun ends a run without spending budget: the task runs again after d (never
+// past the message's expiry, when it will end as expired).
+func (w *Worker) deferRun(ctx context.Context, rec *record.Record, j *job.Send, d time.Duration, reason string) error {
+	now := w.now()
+	if until := j.ExpiresAt.Sub(now); d > until {
+		d = max(until, 0)
+	}
+	if rec != nil {
+		rec.State = record.Waiting
+		rec.Deferrals++
+		rec.Wait = &record.Wait{Reason: reason, Until: now.Add(d)}
+		rec.UpdatedAt = now
+		if err := w.save(ctx, rec, "waiting", reason); err != nil {
+			return err
+		}
+	}
+	return Defer(d, reason)
+}
+
+// finish ends the message in the terminal state its parts add up to, records it
+// with its event, and tells asynq: a failure is archived (SkipRetry) so that it is
+// visible on the dashboard, with the reason also in the record.
+func (w *Worker) finish(ctx context.Context, rec *record.Record, now time.Time, expiredReason string) error {
+	if expiredReason != "" {
+		for i := range rec.Parts {
+			if !rec.Parts[i].State.Done() {
+				rec.Parts[i].State = record.PartExpired
+			}
+		}
+		if rec.Reason == "" {
+			rec.Reason = expiredReason
+		}
+	}
+	rec.State = outcome(rec, expiredReason != "")
+	rec.Wait = nil
+	rec.UpdatedAt, rec.FinishedAt = now, now
+	if err := w.save(ctx, rec, string(rec.State), rec.Reason); err != nil {
+		return err
+	}
+	w.log.Info("message finished", "message", rec.ID, "state", rec.State, "parts", len(rec.Parts), "failures", rec.Failures)
+	if rec.State == record.Failed {
+		return fmt.Errorf("message %s failed: %s: %w", rec.ID, rec.Reason, asynq.SkipRetry)
+	}
+	return nil
+}
+
+// outcome is the terminal state of a message whose parts are all done.
+func outcome(rec *record.Record, expired bool) record.State {
+	var accepted, unknown, other int
+	for _, p := range rec.Parts {
+		switch p.State {
+		case record.PartAccepted:
+			accepted++
+			if p.Result != nil && (!p.Result.Invalid.Empty() || len(p.Result.Unlicensed) > 0) {
+				other++
+			}
+		case record.PartUnknown:
+			unknown++
+		default:
+			other++
+		}
+	}
+	switch {
+	case accepted > 0 && accepted == len(rec.Parts) && other == 0:
+		return record.Accepted
+	case accepted > 0:
+		return record.PartiallyAccepted
+	case unknown > 0:
+		return record.Unknown
+	case expired:
+		return record.Expired
+	default:
+		return record.Failed
+	}
+}
+
+// save writes rec and, when event is not empty, its event with detail. It is not
+// cancelled by shutdown: an outcome already known must be recorded.
+func (w *Worker) save(ctx context.Context, rec *record.Record, event, detail string) error {
+	wc := w.cfg.Worker
+	ttl := rec.Job.ExpiresAt.Sub(w.now()) + wc.Retention
+	return w.records.Save(context.WithoutCancel(ctx), rec, event, detail, max(ttl, wc.Retention), wc.Retention)
+}
