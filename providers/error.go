@@ -63,6 +63,9 @@ type Error struct {
 	Message string
 	// RetryAfter is how long the provider asked to wait; 0 when it did not say.
 	RetryAfter time.Duration
+	// Tenant is set when the failure concerns one tenant of a multi-tenant app
+	// (the company cancelled its authorisation): the tenant is paused, not the app.
+	Tenant string
 	// Err is the underlying transport error, if any.
 	Err error
 }

@@ -9,6 +9,9 @@ import "time"
 type Part struct {
 	// Index is the part's position in the message, from 0.
 	Index int `json:"index"`
+	// Tenant is the tenant (auth corp id) the part is sent for; empty for a
+	// self-built app.
+	Tenant string `json:"tenant,omitempty"`
 	// To is the subset of the message's recipients this part addresses.
 	To Recipients `json:"to"`
 	// Body is the exact request body. It holds no credential (tokens travel in the

@@ -18,8 +18,9 @@ type Provider interface {
 	// It returns a *ValidationError naming the first bad field.
 	Validate(msg *Message) error
 	// Prepare validates msg, splits it into parts within the provider's
-	// per-request limits and renders each part's body once.
-	Prepare(msg *Message, opts PrepareOptions) ([]Part, error)
+	// per-request limits and renders each part's body once. ctx bounds any
+	// lookup it needs (a tenant's agent id); it sends nothing.
+	Prepare(ctx context.Context, msg *Message, opts PrepareOptions) ([]Part, error)
 	// Send sends one prepared part, refreshing the access token once if the
 	// provider says it expired. It may return a Result together with an error when
 	// the provider refused the request but said which recipients were bad (WeCom

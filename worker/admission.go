@@ -43,8 +43,8 @@ func (w *Worker) handleSend(ctx context.Context, t *asynq.Task) error {
 		return w.finish(ctx, rec, now, "expired before it could be sent")
 	}
 
-	// App paused because its credentials or authorisation are broken (G7).
-	if p, err := w.apps.Paused(ctx, j.Message.App); err != nil {
+	// App or tenant paused because credentials or authorisation are broken (G7).
+	if p, err := w.apps.Paused(ctx, j.Message.App, j.Message.Tenant); err != nil {
 		return err
 	} else if p != nil {
 		return w.deferRun(ctx, rec, j, p.Until.Sub(now), "app paused: "+p.Reason)
@@ -64,7 +64,7 @@ func (w *Worker) handleSend(ctx context.Context, t *asynq.Task) error {
 
 	// Render the parts once; every later attempt re-sends these bytes.
 	if rec.Parts == nil {
-		parts, err := prov.Prepare(&j.Message, providers.PrepareOptions{MessageID: j.ID})
+		parts, err := prov.Prepare(ctx, &j.Message, providers.PrepareOptions{MessageID: j.ID})
 		if err != nil {
 			rec.Reason = err.Error()
 			return w.finish(ctx, rec, now, "")

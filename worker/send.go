@@ -73,12 +73,15 @@ func (w *Worker) failed(ctx context.Context, rec *record.Record, j *job.Send, p 
 
 	case providers.ClassAppDisabled:
 		p.State = record.PartPending
-		pause := w.cfg.Worker.PauseFor
-		if err := w.apps.Pause(ctx, j.Message.App, err.Error(), now, pause); err != nil {
+		pause, scope, tenant := w.cfg.Worker.PauseFor, "app", ""
+		if pe != nil && pe.Tenant != "" {
+			scope, tenant = "tenant", pe.Tenant
+		}
+		if err := w.apps.Pause(ctx, j.Message.App, tenant, err.Error(), now, pause); err != nil {
 			return true, err
 		}
-		w.log.Error("app paused: credentials or authorisation broken", "app", j.Message.App, "for", pause, "err", err)
-		return true, w.deferRun(ctx, rec, j, pause, "app paused: "+err.Error())
+		w.log.Error(scope+" paused: credentials or authorisation broken", "app", j.Message.App, "tenant", tenant, "for", pause, "err", err)
+		return true, w.deferRun(ctx, rec, j, pause, scope+" paused: "+err.Error())
 
 	case providers.ClassThrottled:
 		p.State = record.PartPending

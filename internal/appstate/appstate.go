@@ -1,12 +1,11 @@
-// Package appstate keeps the cluster-wide state of an app that every worker
-// checks before sending: whether it is paused (broken credentials, disabled app),
-// why, and until when.
+// Package appstate keeps the cluster-wide state of an app, or of one tenant of a
+// multi-tenant app, that every worker checks before sending: whether it is paused
+// (broken credentials, disabled app, cancelled authorisation), why, and until when.
 package appstate
 
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"time"
 
@@ -26,40 +25,56 @@ type Store struct{ rdb redis.UniversalClient }
 // New returns a Store on rdb.
 func New(rdb redis.UniversalClient) *Store { return &Store{rdb: rdb} }
 
-func pauseKey(app string) string { return "msgd:{" + app + "}:pause" }
+// pauseKey is the pause of app, or of one of its tenants when tenant is not empty.
+func pauseKey(app, tenant string) string {
+	if tenant == "" {
+		return "msgd:{" + app + "}:pause"
+	}
+	return "msgd:{" + app + "}:pause:" + tenant
+}
 
-// Pause pauses app for d (at least 1ms) with a reason. The reason must hold no secret.
-func (s *Store) Pause(ctx context.Context, app, reason string, now time.Time, d time.Duration) error {
+// Pause pauses app (or only its tenant, when tenant is not empty) for d (at least
+// 1ms) with a reason. The reason must hold no secret.
+func (s *Store) Pause(ctx context.Context, app, tenant, reason string, now time.Time, d time.Duration) error {
 	d = max(d, time.Millisecond)
 	b, err := json.Marshal(Pause{Reason: reason, Since: now, Until: now.Add(d)})
 	if err != nil {
 		return fmt.Errorf("appstate: pause %s: %w", app, err)
 	}
-	if err := s.rdb.Set(ctx, pauseKey(app), b, d).Err(); err != nil {
+	if err := s.rdb.Set(ctx, pauseKey(app, tenant), b, d).Err(); err != nil {
 		return fmt.Errorf("appstate: pause %s: %w", app, err)
 	}
 	return nil
 }
 
-// Paused returns the app's pause, or nil when it is not paused.
-func (s *Store) Paused(ctx context.Context, app string) (*Pause, error) {
-	b, err := s.rdb.Get(ctx, pauseKey(app)).Bytes()
-	if errors.Is(err, redis.Nil) {
-		return nil, nil
+// Paused returns the pause that stops sending for app's tenant (the app's own
+// pause first), or nil when neither is paused. One round trip.
+func (s *Store) Paused(ctx context.Context, app, tenant string) (*Pause, error) {
+	keys := []string{pauseKey(app, "")}
+	if tenant != "" {
+		keys = append(keys, pauseKey(app, tenant))
 	}
+	vals, err := s.rdb.MGet(ctx, keys...).Result()
 	if err != nil {
 		return nil, fmt.Errorf("appstate: read pause of %s: %w", app, err)
 	}
-	var p Pause
-	if err := json.Unmarshal(b, &p); err != nil {
-		return nil, fmt.Errorf("appstate: decode pause of %s: %w", app, err)
+	for _, v := range vals {
+		str, ok := v.(string)
+		if !ok {
+			continue
+		}
+		var p Pause
+		if err := json.Unmarshal([]byte(str), &p); err != nil {
+			return nil, fmt.Errorf("appstate: decode pause of %s: %w", app, err)
+		}
+		return &p, nil
 	}
-	return &p, nil
+	return nil, nil
 }
 
-// Resume lifts a pause.
-func (s *Store) Resume(ctx context.Context, app string) error {
-	if err := s.rdb.Del(ctx, pauseKey(app)).Err(); err != nil {
+// Resume lifts the pause of app (or of its tenant).
+func (s *Store) Resume(ctx context.Context, app, tenant string) error {
+	if err := s.rdb.Del(ctx, pauseKey(app, tenant)).Err(); err != nil {
 		return fmt.Errorf("appstate: resume %s: %w", app, err)
 	}
 	return nil

@@ -1,6 +1,7 @@
 package wecom
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"strings"
@@ -69,7 +70,7 @@ func TestPrepareRawMsgtypes(t *testing.T) {
 			t.Parallel()
 			b := setup(t)
 			body := `{"msgtype":"` + tt.msgtype + `","` + tt.msgtype + `":` + tt.content + `}`
-			parts, err := b.client.Prepare(&providers.Message{To: providers.Recipients{Users: []string{"a"}}, Kind: providers.KindRaw, Body: json.RawMessage(body)}, providers.PrepareOptions{})
+			parts, err := b.client.Prepare(context.Background(), &providers.Message{To: providers.Recipients{Users: []string{"a"}}, Kind: providers.KindRaw, Body: json.RawMessage(body)}, providers.PrepareOptions{})
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -1,6 +1,7 @@
 package wecom_test
 
 import (
+	"context"
 	"fmt"
 
 	"github.com/msgdispatch/msgdispatch/providers"
@@ -12,7 +13,7 @@ import (
 func ExampleClient_Prepare() {
 	// Prepare needs no credentials; a real client gets a TokenStore for Send.
 	c := wecom.New(wecom.Config{CorpID: "ww1234567890", AgentID: 1000002}, nil, nil)
-	parts, err := c.Prepare(&providers.Message{
+	parts, err := c.Prepare(context.Background(), &providers.Message{
 		App:  "hr-bot",
 		To:   providers.Recipients{Users: []string{"zhangsan", "lisi"}, Depts: []string{"2"}},
 		Kind: providers.KindText,

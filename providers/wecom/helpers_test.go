@@ -194,7 +194,7 @@ func (b *testBundle) withToken(tok string) { b.store.set(testKey, tok) }
 // textPart prepares a one-part text message to users.
 func (b *testBundle) textPart(users ...string) *providers.Part {
 	b.t.Helper()
-	parts, err := b.client.Prepare(&providers.Message{
+	parts, err := b.client.Prepare(context.Background(), &providers.Message{
 		App: "app", To: providers.Recipients{Users: users}, Kind: providers.KindText, Text: "hello",
 	}, providers.PrepareOptions{MessageID: "m1"})
 	if err != nil {

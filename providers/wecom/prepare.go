@@ -1,6 +1,7 @@
 package wecom
 
 import (
+	"context"
 	"slices"
 	"strings"
 	"time"
@@ -30,7 +31,7 @@ import (
 // the config: Prepare twice and get the same bodies.
 //
 // opts is not used yet (card task_ids are the producer's).
-func (c *Client) Prepare(msg *providers.Message, opts providers.PrepareOptions) ([]providers.Part, error) {
+func (c *Client) Prepare(_ context.Context, msg *providers.Message, opts providers.PrepareOptions) ([]providers.Part, error) {
 	if msg == nil {
 		return nil, providers.Invalid("message", "is nil")
 	}

@@ -2,6 +2,7 @@ package wecom
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"fmt"
 	"reflect"
@@ -61,7 +62,7 @@ func TestPrepareMatchesRequestFixtures(t *testing.T) {
 			t.Parallel()
 			b := setup(t)
 			tt.msg.App = "app"
-			parts, err := b.client.Prepare(&tt.msg, providers.PrepareOptions{MessageID: "m1"})
+			parts, err := b.client.Prepare(context.Background(), &tt.msg, providers.PrepareOptions{MessageID: "m1"})
 			if err != nil {
 				t.Fatalf("Prepare: %v", err)
 			}
@@ -94,11 +95,11 @@ func TestPrepareIsDeterministic(t *testing.T) {
 		t.Run(tt.desc, func(t *testing.T) {
 			t.Parallel()
 			b := setup(t)
-			first, err := b.client.Prepare(&tt.msg, providers.PrepareOptions{MessageID: "m1"})
+			first, err := b.client.Prepare(context.Background(), &tt.msg, providers.PrepareOptions{MessageID: "m1"})
 			if err != nil {
 				t.Fatal(err)
 			}
-			second, err := b.client.Prepare(&tt.msg, providers.PrepareOptions{MessageID: "m1"})
+			second, err := b.client.Prepare(context.Background(), &tt.msg, providers.PrepareOptions{MessageID: "m1"})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -144,7 +145,7 @@ func TestPrepareFieldOrder(t *testing.T) {
 		t.Run(tt.desc, func(t *testing.T) {
 			t.Parallel()
 			b := setup(t)
-			parts, err := b.client.Prepare(&tt.msg, providers.PrepareOptions{})
+			parts, err := b.client.Prepare(context.Background(), &tt.msg, providers.PrepareOptions{})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -220,7 +221,7 @@ func TestPrepareDoesNotEscape(t *testing.T) {
 			t.Parallel()
 			b := setup(t)
 			tt.msg.To = providers.Recipients{Users: []string{"a"}}
-			parts, err := b.client.Prepare(&tt.msg, providers.PrepareOptions{})
+			parts, err := b.client.Prepare(context.Background(), &tt.msg, providers.PrepareOptions{})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -288,7 +289,7 @@ func TestPrepareSplitsRecipients(t *testing.T) {
 		t.Run(tt.desc, func(t *testing.T) {
 			t.Parallel()
 			b := setup(t)
-			parts, err := b.client.Prepare(&providers.Message{To: tt.to, Kind: providers.KindText, Text: "x"}, providers.PrepareOptions{})
+			parts, err := b.client.Prepare(context.Background(), &providers.Message{To: tt.to, Kind: providers.KindText, Text: "x"}, providers.PrepareOptions{})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -329,7 +330,7 @@ func TestPreparePartsDoNotAliasMessage(t *testing.T) {
 	t.Parallel()
 	b := setup(t)
 	msg := &providers.Message{To: providers.Recipients{Users: []string{"a", "b"}}, Kind: providers.KindText, Text: "x"}
-	parts, err := b.client.Prepare(msg, providers.PrepareOptions{})
+	parts, err := b.client.Prepare(context.Background(), msg, providers.PrepareOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -351,6 +352,6 @@ func TestPrepareRefusesOversizedPart(t *testing.T) {
 	// rendered body over it.
 	content := strings.Repeat("x", MaxBodyBytes-200)
 	raw := fmt.Sprintf(`{"msgtype":"mpnews","mpnews":{"articles":[{"title":"t","thumb_media_id":"m","content":%q}]}}`, content)
-	_, err := b.client.Prepare(&providers.Message{To: providers.Recipients{Users: users}, Kind: providers.KindRaw, Body: json.RawMessage(raw)}, providers.PrepareOptions{})
+	_, err := b.client.Prepare(context.Background(), &providers.Message{To: providers.Recipients{Users: users}, Kind: providers.KindRaw, Body: json.RawMessage(raw)}, providers.PrepareOptions{})
 	assertField(t, err, "body")
 }

@@ -188,7 +188,7 @@ func TestSecretIsRedacted(t *testing.T) {
 func TestNilTokenStore(t *testing.T) {
 	t.Parallel()
 	c := New(Config{CorpID: testCorpID, AgentID: testAgentID, Secret: testSecret}, nil, nil)
-	parts, err := c.Prepare(&providers.Message{To: providers.Recipients{Users: []string{"a"}}, Kind: providers.KindText, Text: "x"}, providers.PrepareOptions{})
+	parts, err := c.Prepare(context.Background(), &providers.Message{To: providers.Recipients{Users: []string{"a"}}, Kind: providers.KindText, Text: "x"}, providers.PrepareOptions{})
 	if err != nil || len(parts) != 1 {
 		t.Fatalf("Prepare: %v", err)
 	}

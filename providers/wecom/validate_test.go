@@ -1,6 +1,7 @@
 package wecom
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"strings"
@@ -110,7 +111,7 @@ func TestValidateNamesTheField(t *testing.T) {
 			// Prepare and the method apply the same rules.
 			b := setup(t)
 			assertField(t, b.client.Validate(&tt.msg), tt.field)
-			_, err = b.client.Prepare(&tt.msg, providers.PrepareOptions{})
+			_, err = b.client.Prepare(context.Background(), &tt.msg, providers.PrepareOptions{})
 			assertField(t, err, tt.field)
 		})
 	}
