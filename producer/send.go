@@ -14,6 +14,7 @@ import (
 
 	"github.com/msgdispatch/msgdispatch/internal/catalog"
 	"github.com/msgdispatch/msgdispatch/internal/job"
+	"github.com/msgdispatch/msgdispatch/internal/peak"
 	"github.com/msgdispatch/msgdispatch/internal/record"
 	"github.com/msgdispatch/msgdispatch/providers"
 )
@@ -42,11 +43,22 @@ func (c *Client) Send(ctx context.Context, msg providers.Message, opts ...SendOp
 			queue = job.QueueCritical
 		}
 	}
+	notBefore := o.NotBefore
+	if !o.Urgent && c.cfg.Peak.On() { // the worker's rule, applied at enqueue
+		pk := c.cfg.Peak
+		due := notBefore
+		if due.IsZero() {
+			due = now
+		}
+		if at := (peak.Rule{Minutes: pk.Minutes, Guard: pk.Guard, Spread: pk.Spread}).Defer(due, nil); at.After(due) {
+			notBefore = at
+		}
+	}
 	expires := o.ExpiresAt
 	if expires.IsZero() {
 		expires = now.Add(c.cfg.Worker.MessageTTL)
 	}
-	j := &job.Send{ID: job.NewID(msg.App, now), Message: msg, Urgent: o.Urgent, NotBefore: o.NotBefore, ExpiresAt: expires, Queue: queue}
+	j := &job.Send{ID: job.NewID(msg.App, now), Message: msg, Urgent: o.Urgent, NotBefore: notBefore, ExpiresAt: expires, Queue: queue}
 	rec := &record.Record{ID: j.ID, App: msg.App, State: record.Queued, Job: j, IdempotencyKey: o.Key, CreatedAt: now, UpdatedAt: now}
 	hash, err := bodyHash(&msg, &o)
 	if err != nil {

@@ -30,6 +30,7 @@ func setup(t *testing.T) *testBundle {
 	srv := redistest.Start(t)
 	cfg, err := config.Parse([]byte(fmt.Sprintf(`
 redis: {addr: %q}
+peak: {enabled: false}
 apps:
   hr:
     provider: wecom

@@ -50,7 +50,7 @@ func (w *Worker) handleSend(ctx context.Context, t *asynq.Task) error {
 		return w.deferRun(ctx, rec, j, p.Until.Sub(now), "app paused: "+p.Reason)
 	}
 
-	// 3–5. Admission gates: peak minutes, breaker, quota.
+	// 3–5. Admission gates: peak minutes, breaker, quota (then the caller's own).
 	a := &Attempt{Job: j, Record: rec, Now: now}
 	for _, g := range w.gates {
 		if err := g.Admit(ctx, a); err != nil {
@@ -90,10 +90,16 @@ func (w *Worker) handleSend(ctx context.Context, t *asynq.Task) error {
 			return w.deferRun(ctx, rec, j, 0, "worker shut down between parts")
 		}
 		p := &rec.Parts[i]
+		after, err := w.beforeRequest(ctx, j, prov)
+		if err != nil {
+			return w.asDefer(ctx, rec, j, err)
+		}
 		if err := w.markSending(ctx, rec, p); err != nil {
+			after(context.Canceled)
 			return err // nothing left: asynq retries the run, no budget spent
 		}
 		res, err := w.send(ctx, prov, p)
+		after(err)
 		if err == nil {
 			if err := w.accepted(ctx, rec, p, res); err != nil {
 				return err

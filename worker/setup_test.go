@@ -55,6 +55,10 @@ type setupOpts struct {
 	budget     int
 	gates      []worker.Gate
 	noWorker   bool
+	// peak is the peak block; default off, so tests do not depend on the hour.
+	peak string
+	// workerYAML and appYAML are extra lines of the worker and the app block.
+	workerYAML, appYAML string
 	simOptions wecomsim.Options
 }
 
@@ -82,8 +86,13 @@ func setup(t *testing.T, opts ...func(*setupOpts)) *testBundle {
 	}
 	b.sim.AddUsers(testCorp, "zhangsan", "lisi", "wangwu")
 
+	peakYAML := "{enabled: false}"
+	if o.peak != "" {
+		peakYAML = o.peak
+	}
 	b.cfgYAML = fmt.Sprintf(`
 redis: {addr: %q}
+peak: %s
 worker:
   concurrency: 10
   task_check_interval: 10ms
@@ -91,11 +100,13 @@ worker:
   failure_budget: %d
   send_timeout: 5s
   shutdown_timeout: 10s
+%s
 apps:
   %s:
     provider: wecom
     wecom: {base_url: %q, corp_id: %s, agent_id: %d, secret: %q}
-`, b.redis.Addr, o.budget, testApp, url, testCorp, testAgent, o.secret)
+%s
+`, b.redis.Addr, peakYAML, o.budget, o.workerYAML, testApp, url, testCorp, testAgent, o.secret, o.appYAML)
 	b.cfg, err = config.Parse([]byte(b.cfgYAML), nil)
 	if err != nil {
 		t.Fatal(err)

@@ -12,14 +12,17 @@ import (
 
 	"github.com/hibiken/asynq"
 	"github.com/redis/go-redis/v9"
+	"golang.org/x/time/rate"
 
 	"github.com/msgdispatch/msgdispatch/internal/appstate"
 	"github.com/msgdispatch/msgdispatch/internal/catalog"
 	"github.com/msgdispatch/msgdispatch/internal/config"
 	"github.com/msgdispatch/msgdispatch/internal/job"
+	"github.com/msgdispatch/msgdispatch/internal/peak"
 	"github.com/msgdispatch/msgdispatch/internal/record"
 	"github.com/msgdispatch/msgdispatch/internal/tokenstore"
 	"github.com/msgdispatch/msgdispatch/providers"
+	"github.com/msgdispatch/msgdispatch/ratelimit"
 )
 
 // Options configure a Worker.
@@ -48,6 +51,9 @@ type Worker struct {
 	apps      *appstate.Store
 	providers map[string]providers.Provider
 	gates     []Gate
+	breakers  *breakers
+	sem       *ratelimit.Semaphore
+	rates     map[string]*rate.Limiter
 	now       func() time.Time
 	servers   []*asynq.Server
 	mux       *asynq.ServeMux
@@ -67,12 +73,21 @@ func New(opts Options) (*Worker, error) {
 		records:   record.NewStore(opts.Redis),
 		apps:      appstate.New(opts.Redis),
 		providers: map[string]providers.Provider{},
-		gates:     opts.Gates,
+		sem:       ratelimit.NewSemaphore(opts.Redis),
+		rates:     map[string]*rate.Limiter{},
 		now:       opts.Now,
 	}
 	if w.log == nil {
 		w.log = slog.Default()
 	}
+	w.breakers = newBreakers(opts.Config.Worker.Breaker, w.log)
+	// Built-in gates in pipeline order, then the caller's.
+	if opts.Config.Peak.On() {
+		pk := opts.Config.Peak
+		w.gates = append(w.gates, peakGate(peak.Rule{Minutes: pk.Minutes, Guard: pk.Guard, Spread: pk.Spread}))
+	}
+	w.gates = append(w.gates, w.breakerGate())
+	w.gates = append(w.gates, opts.Gates...)
 	if w.now == nil {
 		w.now = time.Now
 	}
@@ -88,6 +103,8 @@ func New(opts Options) (*Worker, error) {
 			return nil, fmt.Errorf("worker: app %s: %w", name, err)
 		}
 		w.providers[name] = p
+		r := app.Limits.Rate
+		w.rates[name] = rate.NewLimiter(rate.Limit(r), max(1, r/5))
 	}
 	mux := asynq.NewServeMux()
 	mux.HandleFunc(job.TypeSend, w.handleSend)

@@ -41,6 +41,7 @@ var devUsers = []string{"zhangsan", "lisi", "wangwu", "zhaoliu"}
 // and the app secret.
 const devConfig = `# written by "dispatcher dev"; valid while it runs
 redis: {addr: %q}
+peak: {enabled: false}   # dev: demo messages go out at once, even at :00 and :30
 worker:
   concurrency: 20
   send_timeout: 5s

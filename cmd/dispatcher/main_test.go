@@ -39,6 +39,7 @@ func setup(t *testing.T) *testBundle {
 	path := filepath.Join(t.TempDir(), "config.yaml")
 	cfg := fmt.Sprintf(`
 redis: {addr: %q}
+peak: {enabled: false}
 worker: {task_check_interval: 10ms, delayed_task_check_interval: 100ms, send_timeout: 2s, shutdown_timeout: 5s}
 apps:
   hr:

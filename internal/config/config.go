@@ -70,6 +70,19 @@ type Worker struct {
 	// task probes it again. Default 1h (WeCom bans an IP for an hour after
 	// repeated wrong secrets).
 	PauseFor time.Duration `yaml:"pause_for"`
+	// Breaker configures the circuit breaker of each (provider, app) in each process.
+	Breaker Breaker `yaml:"breaker"`
+}
+
+// Breaker configures the per-process circuit breakers. Only provider-side failures
+// (busy, 5xx, timeouts, throttling) count; bad input never trips a breaker.
+type Breaker struct {
+	// Failures is how many consecutive provider-side failures open the breaker.
+	// Default 5.
+	Failures int `yaml:"failures"`
+	// Timeout is how long an open breaker defers work before one probe may go
+	// (half-open). Default 30s.
+	Timeout time.Duration `yaml:"timeout"`
 }
 
 // Peak configures peak-minute avoidance.
@@ -112,6 +125,17 @@ type Limits struct {
 	// UrgentHeadroom is the part of each per-recipient limit only urgent messages
 	// may use. Default 0.
 	UrgentHeadroom int `yaml:"urgent_headroom"`
+	// Concurrency is how many requests may be in flight to the provider for this
+	// app's company at once, across every worker process (WeCom answers 45033
+	// beyond a per-company limit it does not publish). Default 20.
+	Concurrency int `yaml:"concurrency"`
+	// Rate is how many requests per second one worker process sends for this
+	// app, smoothing bursts; the exact quotas are the per-recipient limits.
+	// Default 100.
+	Rate int `yaml:"rate"`
+	// GroupSize is how many person-times a department, tag or @all target counts
+	// against the daily cap (their members are not known). Default 100.
+	GroupSize int `yaml:"group_size"`
 }
 
 // Window is one (count, window) limit.

@@ -130,6 +130,7 @@ func defaultConfig() *Config {
 			MessageTTL:               24 * time.Hour,
 			Retention:                168 * time.Hour,
 			PauseFor:                 time.Hour,
+			Breaker:                  Breaker{Failures: 5, Timeout: 30 * time.Second},
 		},
 		Peak: Peak{
 			Enabled: new(true),
@@ -149,6 +150,9 @@ func setDefaults(v any) {
 		v.Limits = Limits{
 			PerRecipient: []Window{{Count: 30, Window: time.Minute}, {Count: 1000, Window: time.Hour}},
 			Margin:       2 * time.Second,
+			Concurrency:  20,
+			Rate:         100,
+			GroupSize:    100,
 		}
 	case *wecom.Config:
 		v.DuplicateCheckInterval = wecom.MaxDuplicateCheckInterval

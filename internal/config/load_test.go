@@ -47,6 +47,9 @@ func defaultApp() App {
 		Limits: Limits{
 			PerRecipient: []Window{{Count: 30, Window: time.Minute}, {Count: 1000, Window: time.Hour}},
 			Margin:       2 * time.Second,
+			Concurrency:  20,
+			Rate:         100,
+			GroupSize:    100,
 		},
 		OnUnknown: "resend",
 	}
@@ -67,6 +70,7 @@ func defaults() *Config {
 			MessageTTL:               24 * time.Hour,
 			Retention:                168 * time.Hour,
 			PauseFor:                 time.Hour,
+			Breaker:                  Breaker{Failures: 5, Timeout: 30 * time.Second},
 		},
 		Peak:  Peak{Enabled: new(true), Minutes: []int{0, 30}, Guard: 60 * time.Second, Spread: 120 * time.Second},
 		Apps:  map[string]App{"hr-bot": defaultApp()},
@@ -196,13 +200,14 @@ api:
 						MessageTTL:               2 * time.Hour,
 						Retention:                48 * time.Hour,
 						PauseFor:                 30 * time.Minute,
+						Breaker:                  Breaker{Failures: 5, Timeout: 30 * time.Second},
 					},
 					Peak: Peak{Enabled: new(false), Minutes: []int{0, 15, 30, 45}, Guard: 30 * time.Second, Spread: time.Minute},
 					Apps: map[string]App{
 						"hr-bot": {
 							Provider:  "wecom",
 							WeCom:     &wecom.Config{BaseURL: "http://127.0.0.1:9001/", CorpID: "ww2", AgentID: 7, Secret: "h", DuplicateCheckInterval: time.Hour},
-							Limits:    Limits{PerRecipient: []Window{{Count: 3, Window: time.Second}}},
+							Limits:    Limits{PerRecipient: []Window{{Count: 3, Window: time.Second}}, Concurrency: 20, Rate: 100, GroupSize: 100},
 							OnUnknown: "give_up",
 						},
 						"ops_2": ops,

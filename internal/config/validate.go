@@ -56,6 +56,8 @@ func (p *parser) validateWorker(w *Worker) {
 	p.positive("worker.message_ttl", w.MessageTTL)
 	p.positive("worker.retention", w.Retention)
 	p.positive("worker.pause_for", w.PauseFor)
+	p.atLeast1("worker.breaker.failures", w.Breaker.Failures)
+	p.positive("worker.breaker.timeout", w.Breaker.Timeout)
 }
 
 func (p *parser) validatePeak(pk *Peak) {
@@ -125,6 +127,9 @@ func (p *parser) validateLimits(path string, l *Limits) {
 	if l.UrgentHeadroom < 0 {
 		p.add(path+".urgent_headroom", "must not be negative")
 	}
+	p.atLeast1(path+".concurrency", l.Concurrency)
+	p.atLeast1(path+".rate", l.Rate)
+	p.atLeast1(path+".group_size", l.GroupSize)
 }
 
 func (p *parser) validateAPI(c *Config) {

@@ -1,0 +1,58 @@
+package ratelimit
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+)
+
+// Semaphore bounds how many requests are in flight to one provider company at once,
+// across every worker process (WeCom 45033 is a per-company concurrency limit).
+// A holder that dies without releasing loses its slot when its lease ends.
+type Semaphore struct {
+	rdb redis.UniversalClient
+}
+
+// NewSemaphore returns a Semaphore on rdb.
+func NewSemaphore(rdb redis.UniversalClient) *Semaphore { return &Semaphore{rdb: rdb} }
+
+// semAcquireScript takes a slot if fewer than limit unexpired leases are held.
+//
+// KEYS[1] the semaphore's sorted set (member = lease id, score = lease end ms)
+// ARGV[1] limit, ARGV[2] lease ms, ARGV[3] lease id
+//
+// Returns 1 when the slot was taken, 0 when the semaphore is full.
+var semAcquireScript = redis.NewScript(`
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now)
+if redis.call('ZCARD', KEYS[1]) >= tonumber(ARGV[1]) then return 0 end
+redis.call('ZADD', KEYS[1], now + tonumber(ARGV[2]), ARGV[3])
+redis.call('PEXPIRE', KEYS[1], ARGV[2])
+return 1
+`)
+
+// SemaphoreKey is the Redis key of the semaphore of a provider's company.
+func SemaphoreKey(provider, corp string) string { return "msgd:sem:{" + provider + ":" + corp + "}" }
+
+// Acquire takes one of limit slots of key for at most lease. ok is false when all
+// slots are taken. release gives the slot back; call it once the request is done.
+func (s *Semaphore) Acquire(ctx context.Context, key string, limit int, lease time.Duration) (release func(), ok bool, err error) {
+	var b [8]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		return nil, false, fmt.Errorf("ratelimit: semaphore %s: %w", key, err)
+	}
+	id := hex.EncodeToString(b[:])
+	n, err := semAcquireScript.Run(ctx, s.rdb, []string{key}, limit, lease.Milliseconds(), id).Int()
+	if err != nil {
+		return nil, false, fmt.Errorf("ratelimit: semaphore %s: %w", key, err)
+	}
+	if n == 0 {
+		return nil, false, nil
+	}
+	return func() { s.rdb.ZRem(context.WithoutCancel(ctx), key, id) }, true, nil
+}
