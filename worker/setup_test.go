@@ -34,7 +34,7 @@ const (
 
 // testBundle is a whole dispatcher on a private Redis with a WeCom simulator.
 type testBundle struct {
-	t         *testing.T
+	t         testing.TB
 	ctx       context.Context
 	redis     *redistest.Server
 	rdb       *redis.Client
@@ -48,6 +48,8 @@ type testBundle struct {
 	worker    *worker.Worker
 	// sends is signalled each time the worker starts a message/send request.
 	sends chan struct{}
+	// hook counts Redis round trips of every client of the bundle.
+	hook *countingHook
 }
 
 type setupOpts struct {
@@ -62,7 +64,7 @@ type setupOpts struct {
 	simOptions wecomsim.Options
 }
 
-func setup(t *testing.T, opts ...func(*setupOpts)) *testBundle {
+func setup(t testing.TB, opts ...func(*setupOpts)) *testBundle {
 	t.Helper()
 	o := setupOpts{secret: testSecret, budget: 10}
 	for _, f := range opts {
@@ -73,6 +75,8 @@ func setup(t *testing.T, opts ...func(*setupOpts)) *testBundle {
 	b := &testBundle{t: t, ctx: ctx, sends: make(chan struct{}, 100)}
 	b.redis = redistest.Start(t)
 	b.rdb = b.redis.Client()
+	b.hook = &countingHook{}
+	b.rdb.AddHook(b.hook)
 
 	b.sim = wecomsim.New(o.simOptions)
 	url, err := b.sim.Start("127.0.0.1:0")
@@ -216,7 +220,7 @@ func (s signallingTransport) RoundTrip(r *http.Request) (*http.Response, error) 
 }
 
 // testWriter sends logs to t.Log, and fails the test if a log line holds the secret.
-type testWriter struct{ t *testing.T }
+type testWriter struct{ t testing.TB }
 
 var logMu sync.Mutex
 

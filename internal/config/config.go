@@ -130,8 +130,9 @@ type Limits struct {
 	// beyond a per-company limit it does not publish). Default 20.
 	Concurrency int `yaml:"concurrency"`
 	// Rate is how many requests per second one worker process sends for this
-	// app, smoothing bursts; the exact quotas are the per-recipient limits.
-	// Default 100.
+	// app, smoothing bursts; the exact quotas are the per-recipient limits
+	// (WeCom does not count message sends against its API frequency limits).
+	// Default 500.
 	Rate int `yaml:"rate"`
 	// GroupSize is how many person-times a department, tag or @all target counts
 	// against the daily cap (their members are not known). Default 100.

@@ -151,7 +151,7 @@ func setDefaults(v any) {
 			PerRecipient: []Window{{Count: 30, Window: time.Minute}, {Count: 1000, Window: time.Hour}},
 			Margin:       2 * time.Second,
 			Concurrency:  20,
-			Rate:         100,
+			Rate:         500,
 			GroupSize:    100,
 		}
 	case *wecom.Config:

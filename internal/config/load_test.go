@@ -48,7 +48,7 @@ func defaultApp() App {
 			PerRecipient: []Window{{Count: 30, Window: time.Minute}, {Count: 1000, Window: time.Hour}},
 			Margin:       2 * time.Second,
 			Concurrency:  20,
-			Rate:         100,
+			Rate:         500,
 			GroupSize:    100,
 		},
 		OnUnknown: "resend",
@@ -207,7 +207,7 @@ api:
 						"hr-bot": {
 							Provider:  "wecom",
 							WeCom:     &wecom.Config{BaseURL: "http://127.0.0.1:9001/", CorpID: "ww2", AgentID: 7, Secret: "h", DuplicateCheckInterval: time.Hour},
-							Limits:    Limits{PerRecipient: []Window{{Count: 3, Window: time.Second}}, Concurrency: 20, Rate: 100, GroupSize: 100},
+							Limits:    Limits{PerRecipient: []Window{{Count: 3, Window: time.Second}}, Concurrency: 20, Rate: 500, GroupSize: 100},
 							OnUnknown: "give_up",
 						},
 						"ops_2": ops,
