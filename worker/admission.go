@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/hibiken/asynq"
@@ -38,6 +39,23 @@ func (w *Worker) handleSend(ctx context.Context, t *asynq.Task) error {
 	now := w.now()
 	rec.Runs++
 
+	// asynq schedules to the second, so a task (a quota follow-up above all) may
+	// start up to a second before its time: wait for it here rather than book
+	// yet another generation.
+	if early := j.NotBefore.Sub(now); early > 0 {
+		if early > 2*time.Second {
+			return w.deferRun(ctx, rec, j, early, "not before "+j.NotBefore.Format(time.RFC3339Nano))
+		}
+		t := time.NewTimer(early)
+		select {
+		case <-t.C:
+		case <-ctx.Done():
+			t.Stop()
+			return Defer(early, "worker shutting down")
+		}
+		now = w.now()
+	}
+
 	// 2. Cancelled? Expired? (Cancellation tombstones arrive with updates and cancels.)
 	if !now.Before(j.ExpiresAt) {
 		return w.finish(ctx, rec, now, "expired before it could be sent")
@@ -62,18 +80,6 @@ func (w *Worker) handleSend(ctx context.Context, t *asynq.Task) error {
 		}
 	}
 
-	// Render the parts once; every later attempt re-sends these bytes.
-	if rec.Parts == nil {
-		parts, err := prov.Prepare(ctx, &j.Message, providers.PrepareOptions{MessageID: j.ID})
-		if err != nil {
-			rec.Reason = err.Error()
-			return w.finish(ctx, rec, now, "")
-		}
-		for _, p := range parts {
-			rec.Parts = append(rec.Parts, record.Part{Part: p, State: record.PartPending})
-		}
-	}
-
 	// A part still marked sending was left by a run that crashed mid-request: it
 	// may have been applied. That costs budget (G3) and freezes its bytes (G2).
 	if crashed := w.recoverUnfinished(rec, prov, now); crashed && rec.Failures >= w.cfg.Worker.FailureBudget {
@@ -81,17 +87,58 @@ func (w *Worker) handleSend(ctx context.Context, t *asynq.Task) error {
 		return w.finish(ctx, rec, now, "")
 	}
 
-	// 6–7. Send every pending part under its own deadline and record the outcome.
+	// 5. Quota, booked: decide this generation's recipients once — charged now, or
+	// booked at their earliest legal slot for a follow-up — and render the parts
+	// of those charged now. Every later attempt re-sends these bytes.
+	var admittedAt time.Time
+	if rec.Generations <= j.Generation {
+		to, _, err := w.admitNew(ctx, rec, j)
+		if err != nil {
+			return err
+		}
+		admittedAt = w.now()
+		if !to.Empty() {
+			msg := j.Message
+			msg.To = to
+			parts, err := prov.Prepare(ctx, &msg, providers.PrepareOptions{MessageID: j.ID, Generation: j.Generation})
+			if err != nil {
+				rec.Reason = err.Error()
+				return w.finish(ctx, rec, now, "")
+			}
+			offset := len(rec.Parts)
+			for _, p := range parts {
+				p.Index += offset
+				rec.Parts = append(rec.Parts, record.Part{Part: p, Generation: j.Generation, State: record.PartPending})
+			}
+		}
+	}
+
+	// 6–7. Send every pending part of this generation under its own deadline and
+	// record the outcome.
+	halfMargin := w.cfg.Apps[j.Message.App].Limits.Margin / 2
 	for i := range rec.Parts {
-		if rec.Parts[i].State != record.PartPending {
+		p := &rec.Parts[i]
+		if p.State != record.PartPending || p.Generation != j.Generation {
 			continue
 		}
 		if ctx.Err() != nil { // shutting down: the rest runs after the restart
 			return w.deferRun(ctx, rec, j, 0, "worker shut down between parts")
 		}
-		p := &rec.Parts[i]
+		admitted := admittedAt
+		if p.Attempts > 0 || admittedAt.IsZero() || w.now().Sub(admittedAt) > halfMargin {
+			if err := w.readmitPart(ctx, j, p); errors.Is(err, errPartDone) {
+				continue
+			} else if err != nil {
+				return w.asDefer(ctx, rec, j, err)
+			}
+			admitted = w.now()
+		}
 		after, err := w.beforeRequest(ctx, j, prov)
 		if err != nil {
+			return w.asDefer(ctx, rec, j, err)
+		}
+		if err := w.markSendingInLedger(ctx, j, p); err != nil {
+			after(context.Canceled)
 			return w.asDefer(ctx, rec, j, err)
 		}
 		if err := w.markSending(ctx, rec, p); err != nil {
@@ -100,6 +147,10 @@ func (w *Worker) handleSend(ctx context.Context, t *asynq.Task) error {
 		}
 		res, err := w.send(ctx, prov, p)
 		after(err)
+		w.countLateArrival(ctx, j.Message.App, admitted)
+		if lerr := w.settleLedger(ctx, j, p, err); lerr != nil {
+			w.log.Warn("quota ledger not updated; the next run repairs it", "message", j.ID, "err", lerr)
+		}
 		if err == nil {
 			if err := w.accepted(ctx, rec, p, res); err != nil {
 				return err
@@ -109,6 +160,17 @@ func (w *Worker) handleSend(ctx context.Context, t *asynq.Task) error {
 		if stop, err := w.failed(ctx, rec, j, p, prov, res, err); stop {
 			return err
 		}
+	}
+
+	// Recipients booked for later go with the next generation's task.
+	if len(rec.Booked) > 0 {
+		if err := w.enqueueFollowUp(ctx, rec, j); err != nil {
+			return err
+		}
+		next := slices.MinFunc(rec.Booked, func(a, b record.Booking) int { return a.At.Compare(b.At) })
+		reason := fmt.Sprintf("quota: %d recipients booked for later, the next at %s (%s)", len(rec.Booked), next.At.Format(time.RFC3339Nano), next.Reason)
+		rec.State, rec.Wait, rec.UpdatedAt = record.Waiting, &record.Wait{Reason: reason, Until: next.At}, w.now()
+		return w.save(ctx, rec, "waiting", reason)
 	}
 	return w.finish(ctx, rec, w.now(), "")
 }
@@ -137,6 +199,8 @@ func (w *Worker) deferRun(ctx context.Context, rec *record.Record, j *job.Send, 
 // visible on the dashboard, with the reason also in the record.
 func (w *Worker) finish(ctx context.Context, rec *record.Record, now time.Time, expiredReason string) error {
 	if expiredReason != "" {
+		rec.Late = append(rec.Late, rec.Booked...)
+		rec.Booked = nil
 		for i := range rec.Parts {
 			if !rec.Parts[i].State.Done() {
 				rec.Parts[i].State = record.PartExpired
@@ -161,36 +225,37 @@ func (w *Worker) finish(ctx context.Context, rec *record.Record, now time.Time, 
 
 // outcome is the terminal state of a message whose parts are all done.
 func outcome(rec *record.Record, expired bool) record.State {
-	var accepted, unknown, other int
+	var accepted, unknown, failed, lapsed int
+	partial := len(rec.Late) > 0
 	for _, p := range rec.Parts {
 		switch p.State {
 		case record.PartAccepted:
 			accepted++
 			if p.Result != nil && (!p.Result.Invalid.Empty() || len(p.Result.Unlicensed) > 0) {
-				other++
+				partial = true
 			}
 		case record.PartUnknown:
 			unknown++
+		case record.PartExpired:
+			lapsed++
 		default:
-			other++
+			failed++
 		}
 	}
 	switch {
-	case accepted > 0 && accepted == len(rec.Parts) && other == 0:
+	case accepted > 0 && accepted == len(rec.Parts) && !partial:
 		return record.Accepted
 	case accepted > 0:
 		return record.PartiallyAccepted
 	case unknown > 0:
 		return record.Unknown
-	case expired:
+	case failed == 0 && (expired || lapsed > 0 || len(rec.Late) > 0):
 		return record.Expired
 	default:
 		return record.Failed
 	}
 }
 
-// save writes rec and, when event is not empty, its event with detail. It is not
-// cancelled by shutdown: an outcome already known must be recorded.
 func (w *Worker) save(ctx context.Context, rec *record.Record, event, detail string) error {
 	wc := w.cfg.Worker
 	ttl := rec.Job.ExpiresAt.Sub(w.now()) + wc.Retention

@@ -3,10 +3,12 @@ package worker_test
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"log/slog"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"testing"
 	"time"
 
@@ -24,8 +26,29 @@ import (
 // process that a test can SIGKILL.
 const childEnv = "MSGDISPATCH_TEST_CHILD_WORKER"
 
-// childDeferrals is how many runs the child's gate defers before letting a send go.
+// childDeferralsEnv, when set, is how many runs the child's gate defers before
+// letting a send go.
+const childDeferralsEnv = "MSGDISPATCH_TEST_CHILD_DEFERRALS"
+
+// childDeferrals is what the crash test asks of its child.
 const childDeferrals = 20
+
+// startChild starts a worker process on the bundle's config; t's cleanup kills it.
+func (b *testBundle) startChild(deferrals int) *exec.Cmd {
+	b.t.Helper()
+	path := filepath.Join(b.t.TempDir(), "config.yaml")
+	if err := os.WriteFile(path, []byte(b.cfgYAML), 0o600); err != nil {
+		b.t.Fatal(err)
+	}
+	child := exec.Command(os.Args[0], "-test.run=^$")
+	child.Env = append(os.Environ(), childEnv+"="+path, fmt.Sprintf("%s=%d", childDeferralsEnv, deferrals))
+	child.Stderr = testWriter{b.t}
+	if err := child.Start(); err != nil {
+		b.t.Fatal(err)
+	}
+	b.t.Cleanup(func() { child.Process.Kill(); child.Wait() })
+	return child
+}
 
 func runChildWorker() {
 	cfg, err := config.Load(os.Getenv(childEnv))
@@ -34,8 +57,9 @@ func runChildWorker() {
 	}
 	rdb := redis.NewClient(&redis.Options{Addr: cfg.Redis.Addr})
 	defer rdb.Close()
+	deferrals, _ := strconv.Atoi(os.Getenv(childDeferralsEnv))
 	gate := worker.GateFunc(func(_ context.Context, a *worker.Attempt) error {
-		if a.Record.Deferrals < childDeferrals {
+		if a.Record.Deferrals < deferrals {
 			return worker.Defer(0, "test gate: not yet")
 		}
 		return nil
@@ -65,16 +89,7 @@ func TestDeferredCrashedThenFailedIsRetriedNotArchived(t *testing.T) {
 	if err := b.sim.Inject(wecomsim.Latency(3 * time.Minute).On(wecomsim.EndpointSend)); err != nil {
 		t.Fatal(err)
 	}
-	path := filepath.Join(t.TempDir(), "config.yaml")
-	if err := os.WriteFile(path, []byte(b.cfgYAML), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	child := exec.Command(os.Args[0], "-test.run=^$")
-	child.Env = append(os.Environ(), childEnv+"="+path)
-	child.Stderr = testWriter{t}
-	if err := child.Start(); err != nil {
-		t.Fatal(err)
-	}
+	child := b.startChild(childDeferrals)
 	id := b.send("crash during me", "zhangsan")
 	if err := b.sim.WaitFor(b.ctx, func() bool { cur, _ := b.sim.Concurrency(testCorp, wecomsim.EndpointSend); return cur > 0 }); err != nil {
 		t.Fatal("the child never sent:", err)

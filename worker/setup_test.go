@@ -53,15 +53,15 @@ type testBundle struct {
 }
 
 type setupOpts struct {
-	secret     string // the secret the dispatcher is configured with
-	budget     int
-	gates      []worker.Gate
-	noWorker   bool
+	secret   string // the secret the dispatcher is configured with
+	budget   int
+	gates    []worker.Gate
+	noWorker bool
 	// peak is the peak block; default off, so tests do not depend on the hour.
 	peak string
 	// workerYAML and appYAML are extra lines of the worker and the app block.
 	workerYAML, appYAML string
-	simOptions wecomsim.Options
+	simOptions          wecomsim.Options
 }
 
 func setup(t testing.TB, opts ...func(*setupOpts)) *testBundle {

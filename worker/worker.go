@@ -53,10 +53,14 @@ type Worker struct {
 	gates     []Gate
 	breakers  *breakers
 	sem       *ratelimit.Semaphore
-	rates     map[string]*rate.Limiter
-	now       func() time.Time
-	servers   []*asynq.Server
-	mux       *asynq.ServeMux
+	quota     *ratelimit.Limiter
+	enqueuer  *asynq.Client
+	// rdb is the Redis client, for the worker's own counters.
+	rdb     redis.UniversalClient
+	rates   map[string]*rate.Limiter
+	now     func() time.Time
+	servers []*asynq.Server
+	mux     *asynq.ServeMux
 
 	mu      sync.Mutex
 	started bool
@@ -96,6 +100,17 @@ func New(opts Options) (*Worker, error) {
 	if hc == nil {
 		hc = newHTTPClient(wc.Concurrency * wc.Servers)
 	}
+	policies := map[string]ratelimit.Policy{}
+	for name, app := range opts.Config.Apps {
+		policies[name] = quotaPolicy(app, opts.Config.Peak, opts.Config.Worker.MessageTTL)
+	}
+	quota, err := ratelimit.New(opts.Redis, ratelimit.Options{Policies: policies})
+	if err != nil {
+		return nil, fmt.Errorf("worker: quotas: %w", err)
+	}
+	w.quota = quota
+	w.enqueuer = asynq.NewClientFromRedisClient(opts.Redis)
+	w.rdb = opts.Redis
 	tokens := tokenstore.New(opts.Redis, tokenstore.Options{})
 	for name, app := range opts.Config.Apps {
 		p, err := catalog.New(app, tokens, hc)

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"strconv"
 	"time"
 
 	"github.com/msgdispatch/msgdispatch/providers"
@@ -48,6 +49,20 @@ type Send struct {
 	ExpiresAt time.Time `json:"expires_at"`
 	// Queue is the asynq queue the task was enqueued on.
 	Queue string `json:"queue"`
+	// Generation is 0 for the message's own task and n+1 for the follow-up that
+	// sends the recipients generation n could not send yet (booked by quota);
+	// a follow-up's Message.To holds only those recipients.
+	Generation int `json:"generation,omitempty"`
+}
+
+// TaskID is the asynq task id of the job: the message id for generation 0,
+// "<message id>/<generation>" for follow-ups. It is deterministic, so a re-run
+// that enqueues a follow-up again is refused as a duplicate.
+func (s *Send) TaskID() string {
+	if s.Generation == 0 {
+		return s.ID
+	}
+	return s.ID + "/" + strconv.Itoa(s.Generation)
 }
 
 // Marshal encodes s as the task payload.

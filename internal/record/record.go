@@ -77,7 +77,10 @@ func (s PartState) Done() bool {
 // Part is one provider request of a message and what happened to it.
 type Part struct {
 	providers.Part
-	State PartState `json:"state"`
+	// Generation is the generation of the task that rendered and sends the part
+	// (0, or a quota follow-up's).
+	Generation int       `json:"generation,omitempty"`
+	State      PartState `json:"state"`
 	// Attempts counts requests that left (or may have left) for this part.
 	Attempts int `json:"attempts,omitempty"`
 	// FirstSentAt is when the first attempt left; the provider's dedupe window
@@ -92,6 +95,19 @@ type Part struct {
 	Result *providers.Result `json:"result,omitempty"`
 	// Error is the last error of this part.
 	Error string `json:"error,omitempty"`
+}
+
+// Booking is a recipient the quota put at a later slot, and why.
+type Booking struct {
+	// Recipient is a user id, or "*" for the message's group targets
+	// (departments, tags, @all), which count against the daily cap only.
+	Recipient string    `json:"recipient"`
+	At        time.Time `json:"at"`
+	// Reason is why not now: "window" (a per-recipient limit), "daily" (the
+	// daily cap), "peak" (a peak minute), or several joined by "+".
+	Reason string `json:"reason"`
+	// Generation is the follow-up generation that sends it.
+	Generation int `json:"generation"`
 }
 
 // Wait says why a message is not being sent now and when it will be tried again.
@@ -120,6 +136,15 @@ type Record struct {
 	Deferrals int `json:"deferrals"`
 	// Wait is set while the message waits.
 	Wait *Wait `json:"wait,omitempty"`
+	// Booked are recipients the quota booked for later: a follow-up task sends
+	// them at their slot. Empty once every recipient has been sent or given up.
+	Booked []Booking `json:"booked,omitempty"`
+	// Late are recipients that got no slot before the message's expiry; they are
+	// not sent.
+	Late []Booking `json:"late,omitempty"`
+	// Generations counts the generations whose recipients the quota has decided
+	// (generation g is decided when Generations > g).
+	Generations int `json:"generations,omitempty"`
 	// LastError is the last error seen.
 	LastError string `json:"last_error,omitempty"`
 	// Reason explains a terminal state other than Accepted.

@@ -87,7 +87,7 @@ func (s *Sim) handleSend(r *http.Request, body []byte, rec *Request) reply {
 		}
 		return errReply(rec, CodeInvalidAgentID)
 	}
-	if req.dupCheck {
+	if req.dupCheck && !s.opts.IgnoreDuplicateCheck {
 		if m := s.duplicateLocked(a, body, now); m != nil {
 			return s.suppressLocked(m, now, rec)
 		}
@@ -151,7 +151,7 @@ func (s *Sim) handleSend(r *http.Request, body []byte, rec *Request) reply {
 		MsgID: m.id, ResponseCode: m.responseCode,
 	}
 	s.msgs[m.id] = m
-	if req.dupCheck {
+	if req.dupCheck && !s.opts.IgnoreDuplicateCheck {
 		s.rememberLocked(a, body, m, req.dupInterval)
 	}
 	s.notifyLocked()

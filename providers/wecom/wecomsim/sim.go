@@ -80,6 +80,10 @@ type Options struct {
 	// publishes no number. Default 0: unlimited. [Sim.Concurrency] reports the
 	// peak either way.
 	MaxConcurrentPerCorp int
+	// IgnoreDuplicateCheck makes message/send deliver every request, as if no
+	// request set enable_duplicate_check: tests use it to prove that the
+	// dispatcher itself never sends twice. Default false.
+	IgnoreDuplicateCheck bool
 	// ArrayShapedInvalid makes message/send answer invaliduser, invalidparty and
 	// invalidtag as JSON arrays (always present, possibly empty) instead of the
 	// default "a|b" strings (present only when non-empty). Both shapes are

@@ -1,0 +1,475 @@
+package ratelimit
+
+import "github.com/redis/go-redis/v9"
+
+// luaClock is the common prologue of the scripts: the one clock and the
+// stamp of this call. The clock is Redis TIME, in microseconds, made into a
+// strictly increasing logical clock per app: the stamp is TIME, or the
+// previous stamp + 1µs when TIME has not passed it (two calls in one
+// microsecond, or a clock stepped back). One SET … GET reads and advances it
+// in the usual case. now is the stamp in milliseconds; the stamp, unique per
+// call of an app, is also the member of every arrival the call charges.
+//
+// A script using it takes KEYS[2] = the app's clock key and ARGV[2] = the
+// test clock, always "0" in production: only tests set it, to an offset in ms
+// added to TIME, or to "@<ms>", a fixed time used instead of TIME.
+const luaClock = `
+local us
+if string.sub(ARGV[2], 1, 1) == '@' then
+  us = tonumber(string.sub(ARGV[2], 2)) * 1000
+else
+  local t = redis.call('TIME')
+  us = tonumber(t[1]) * 1000000 + tonumber(t[2]) + tonumber(ARGV[2]) * 1000
+end
+local opstr = string.format('%.0f', us)
+local prev = tonumber(redis.call('SET', KEYS[2], opstr, 'GET'))
+if prev and prev >= us then
+  us = prev + 1
+  opstr = string.format('%.0f', us)
+  redis.call('SET', KEYS[2], opstr)
+end
+local op = us
+local now = math.floor(us / 1000)
+`
+
+// luaLedger parses a ledger value "<state><at>,<member>,<gen>,<why>", e.g.
+// "B1732000062123,4711,0,1".
+const luaLedger = `
+local function parse(v)
+  local st, at, mem, g, why = string.match(v, '^(%a)(%-?%d+),(%d+),(%-?%d+),(%d+)$')
+  return st, tonumber(at), mem, g, tonumber(why)
+end
+`
+
+// luaDaily keeps the (app, tenant) person-times counters of Asia/Shanghai
+// calendar days (UTC+8, no DST): reads are cached and writes accumulated for
+// the whole call, then flushed once per day touched. A counter expires at the
+// end of the day after its own.
+const luaDaily = `
+local DAY, SH = 86400000, 28800000
+local function dayOf(ms) return math.floor((ms + SH) / DAY) end
+local function dayStart(d) return d * DAY - SH end
+local dkeys, dused, ddelta = {}, {}, {}
+local function dkey(d)
+  local k = dkeys[d]
+  if k then return k end
+  -- civil date of day number d (days since 1970-01-01), H. Hinnant's algorithm
+  local z = d + 719468
+  local era = math.floor(z / 146097)
+  local doe = z - era * 146097
+  local yoe = math.floor((doe - math.floor(doe / 1460) + math.floor(doe / 36524) - math.floor(doe / 146096)) / 365)
+  local y = yoe + era * 400
+  local doy = doe - (365 * yoe + math.floor(yoe / 4) - math.floor(yoe / 100))
+  local mp = math.floor((5 * doy + 2) / 153)
+  local dd = doy - math.floor((153 * mp + 2) / 5) + 1
+  local m = mp + 3
+  if mp >= 10 then m = mp - 9 end
+  if m <= 2 then y = y + 1 end
+  k = dprefix .. string.format('%04d%02d%02d', y, m, dd)
+  dkeys[d] = k
+  return k
+end
+local function dayUsed(d)
+  local u = dused[d]
+  if u == nil then
+    u = tonumber(redis.call('GET', dkey(d))) or 0
+    dused[d] = u
+  end
+  return u + (ddelta[d] or 0)
+end
+local function dayAdd(d, n) ddelta[d] = (ddelta[d] or 0) + n end
+-- dayTake takes n person-times of day d if the cap allows; on a day not read
+-- yet it increments first (one call instead of a read and a write) and
+-- gives back when that went over the cap.
+local function dayTake(d, n)
+  if dused[d] ~= nil then
+    if dayUsed(d) + n > cap then return false end
+    dayAdd(d, n)
+    return true
+  end
+  local k = dkey(d)
+  local v = redis.call('INCRBY', k, n)
+  if v == n then redis.call('PEXPIRE', k, dayStart(d + 2) - now) end
+  if v > cap then
+    redis.call('DECRBY', k, n)
+    dused[d] = v - n
+    return false
+  end
+  dused[d] = v
+  return true
+end
+local function dayFlush()
+  for d, n in pairs(ddelta) do
+    if n ~= 0 then
+      local v = redis.call('INCRBY', dkey(d), n)
+      if v == n then
+        if n > 0 then
+          redis.call('PEXPIRE', dkey(d), dayStart(d + 2) - now)
+        else
+          redis.call('DEL', dkey(d)) -- the day's counter had expired: nothing to give back
+        end
+      end
+    end
+  end
+end
+`
+
+// admitScript is Admit and Readmit: for one chunk (≤ 250 recipients) of one
+// message of one (app, tenant), in recipient order, it returns each
+// recipient's existing ledger decision, moves a stale charge, or charges now /
+// books the earliest legal slot. See the package documentation for the rules.
+//
+//	KEYS[1]  the message's ledger hash ({app}:l:<message id>)
+//	KEYS[2]  the app's clock ({app}:c)
+//	KEYS[2+j] the arrival zset of recipient j ({app}:r:<tenant>:<recipient>)
+//	ARGV[1]  move age ms: an admitted/booked charge whose slot is ≤ now and at
+//	         least this old is moved (Admit: margin/2+1; Readmit: 0)
+//	ARGV[2]  test clock ("0" in production; see luaClock)
+//	ARGV[3]  urgent: "1" or "0"
+//	ARGV[4]  generation of the calling task
+//	ARGV[5]  urgent headroom
+//	ARGV[6]  daily cap (0 = none: no daily counter)
+//	ARGV[7]  daily counter key prefix ({app}:d:<tenant>:), the day is appended
+//	ARGV[8]  peak guard ms (0 = no peak rule)
+//	ARGV[9]  peak spread offset ms of this message
+//	ARGV[10] peak minute marks, comma-separated ("0,30")
+//	ARGV[11] ledger TTL ms (kept after the latest slot)
+//	ARGV[12] not-after ms: a slot later than this is not booked (0 = none)
+//	ARGV[13] group cost charged to the daily cap (0 = none)
+//	ARGV[14] number of windows nw
+//	ARGV[15..14+2nw] per window: count, window+margin ms
+//	ARGV[15+2nw..] the recipients (ledger fields), in the order of KEYS[3..]
+//
+// Returns {op, now, idx, code, at, why, gen, idx, code, …}: the call's stamp
+// (µs), now (ms), then one quintuple per recipient that was NOT freshly
+// charged at now (idx 1-based; idx 0 is the group). Codes: 1 booked, 2 ledger:
+// admitted, 3 ledger: booked, 4 moved to now, 5 moved to a slot, 6 ledger:
+// sending, 7 ledger: sent, 8 late (no slot by not-after: nothing charged, a
+// moved charge dropped), 9 group charged now.
+var admitScript = redis.NewScript(admitLua)
+
+const admitLua = `
+local dprefix, cap = ARGV[7], tonumber(ARGV[6])
+` + luaClock + luaLedger + luaDaily + `
+local K, MAXIT, HOUR = 4, 100, 3600000
+local moveAge = tonumber(ARGV[1])
+local urgent = ARGV[3] == '1'
+local gen = ARGV[4]
+local headroom = tonumber(ARGV[5])
+local guard = tonumber(ARGV[8])
+local spread = tonumber(ARGV[9])
+local marks = {}
+if guard > 0 then
+  for m in string.gmatch(ARGV[10], '%d+') do marks[#marks + 1] = tonumber(m) * 60000 end
+end
+local lttl = tonumber(ARGV[11])
+local notAfter = tonumber(ARGV[12])
+local gcost = tonumber(ARGV[13])
+local nw = tonumber(ARGV[14])
+local effL, thr, Lmax = {}, {}, 0
+for i = 1, nw do
+  local c = tonumber(ARGV[13 + 2 * i])
+  effL[i] = tonumber(ARGV[14 + 2 * i])
+  if urgent then thr[i] = c else thr[i] = c - headroom end
+  if effL[i] > Lmax then Lmax = effL[i] end
+end
+local r0 = 14 + 2 * nw
+local nr = #ARGV - r0
+local peakOn = guard > 0 and not urgent
+
+-- the end of the peak window holding s, or nil
+local function peakEnd(s)
+  local pos, e = s % HOUR, nil
+  for _, mk in ipairs(marks) do
+    local d = (pos - mk) % HOUR
+    local x = nil
+    if d < guard then x = s - d + guard elseif d >= HOUR - guard then x = s - d + HOUR + guard end
+    if x and (e == nil or x > e) then e = x end
+  end
+  return e
+end
+
+-- Earliest s' >= s at which no window breaks, when arrivals after s may
+-- exist: every run of thr consecutive arrivals closer together than L
+-- forbids (last-L, first+L); jump past all forbidden intervals holding s.
+local function escape(key, s)
+  local e = s
+  for i = 1, nw do
+    local L, T = effL[i], thr[i]
+    local p = redis.call('ZRANGEBYSCORE', key, '(' .. (s - L), '(' .. (s + L), 'WITHSCORES')
+    local n = #p / 2
+    for j = 1, n - T + 1 do
+      local a, b = tonumber(p[2 * j]), tonumber(p[2 * (j + T - 1)])
+      if b - a < L and s > b - L and s < a + L and a + L > e then e = a + L end
+    end
+  end
+  return e
+end
+
+-- The slot: the earliest s >= lb where every window has room (closed form
+-- when no arrival lies after s: the thr-th latest arrival + L), the day has
+-- room, and (non-urgent) s is outside the peak windows (else: window end +
+-- spread offset). top holds the tn latest scores (ascending), all of them when
+-- tn < K. Returns s, why (bits: 1 window, 2 daily, 4 peak, 8 no slot).
+local function search(key, lb, top, tn, last, need)
+  local s, ww, wd, wp, ok = lb, 0, 0, 0, false
+  for it = 1, MAXIT do
+    local s2 = s
+    if not ok then
+      if last == nil or s >= last then
+        for i = 1, nw do
+          local T, a = thr[i], nil
+          if T <= tn then
+            a = tonumber(top[2 * (tn - T + 1)])
+          elseif tn >= K then
+            local r = redis.call('ZRANGE', key, -T, -T, 'WITHSCORES')
+            if r[2] then a = tonumber(r[2]) end
+          end
+          if a and a + effL[i] > s2 then s2 = a + effL[i] end
+        end
+        ok = true -- from here on s only grows past every arrival: windows stay legal
+      else
+        s2 = escape(key, s)
+      end
+    end
+    if s2 > s then
+      s, ww = s2, 1
+      if not (last == nil or s >= last) then ok = false end
+    else
+      local moved = false
+      if cap > 0 then
+        local d = dayOf(s)
+        if dayUsed(d) + need > cap then s, wd, moved = dayStart(d + 1), 2, true end
+      end
+      if not moved and peakOn then
+        local pe = peakEnd(s)
+        if pe then s, wp, moved = pe + spread, 4, true end
+      end
+      if not moved then return s, ww + wd + wp end
+      if not (last == nil or s >= last) then ok = false end
+    end
+  end
+  return s, ww + wd + wp + 8
+end
+
+local fields = {}
+for j = 1, nr do fields[j] = ARGV[r0 + j] end
+if gcost > 0 then fields[nr + 1] = '*' end
+local led = {}
+if #fields > 0 then led = redis.call('HMGET', KEYS[1], unpack(fields)) end
+
+local out, no = {op, now}, 2
+local lset, nl, ldel = {}, 0, {}
+-- emit reports recipient j (0: the group) with a code (see above)
+local function emit(j, code, at, why, g)
+  out[no + 1] = j; out[no + 2] = code; out[no + 3] = at; out[no + 4] = why; out[no + 5] = g
+  no = no + 5
+end
+local maxAt = now
+local fresh = 'A' .. now .. ',' .. opstr .. ',' .. gen .. ',0'
+local nowStr, LmaxStr = string.format('%.0f', now), string.format('%.0f', Lmax)
+-- the fast path: a recipient with no arrival and no ledger entry is charged
+-- now when today has room and now is not in a peak window (non-urgent)
+local fast = not (peakOn and peakEnd(now)) and (notAfter == 0 or now <= notAfter)
+local today = dayOf(now)
+
+for j = 1, nr do
+  local key, v = KEYS[2 + j], led[j]
+  local st, at, mem, g, why
+  if v then st, at, mem, g, why = parse(v) end
+  local top, tn
+  if not st then
+    top = redis.call('ZRANGE', key, -K, -1, 'WITHSCORES')
+    tn = #top / 2
+  end
+  if tn == 0 and fast and (cap == 0 or dayTake(today, 1)) then
+    redis.call('ZADD', key, nowStr, opstr)
+    redis.call('PEXPIRE', key, LmaxStr)
+    lset[nl + 1] = fields[j]; lset[nl + 2] = fresh; nl = nl + 2
+  elseif st == 'S' then
+    emit(j, 6, at, why, tonumber(g))
+  elseif st == 'D' then
+    emit(j, 7, at, why, tonumber(g))
+  elseif (st == 'A' or st == 'B') and (at > now or now - at < moveAge) then
+    local code = 2
+    if at > now then code = 3 end
+    emit(j, code, at, why, tonumber(g))
+  else
+    local moving = st == 'A' or st == 'B'
+    local member = opstr
+    if moving then
+      member = mem
+      redis.call('ZREM', key, mem)
+      if cap > 0 then dayAdd(dayOf(at), -1) end
+    end
+    if not top then
+      top = redis.call('ZRANGE', key, -K, -1, 'WITHSCORES')
+      tn = #top / 2
+    end
+    local last = nil
+    if tn > 0 then last = tonumber(top[2 * tn]) end
+    if tn >= K then redis.call('ZREMRANGEBYSCORE', key, '-inf', now - Lmax) end
+    local lb = now
+    if not urgent and not moving and last and last > lb then lb = last end
+    local s, w = search(key, lb, top, tn, last, 1)
+    if s > now and w == 0 then w = 1 end -- queued behind the recipient's earlier bookings
+    if w >= 8 or (notAfter > 0 and s > notAfter) then
+      if moving then ldel[#ldel + 1] = fields[j] end
+      emit(j, 8, s, w, tonumber(gen))
+    else
+      redis.call('ZADD', key, s, member)
+      local e = s
+      if last and last > e then e = last end
+      redis.call('PEXPIRE', key, e + Lmax - now)
+      if cap > 0 then dayAdd(dayOf(s), 1) end
+      if s > maxAt then maxAt = s end
+      if s == now and not moving then
+        lset[nl + 1] = fields[j]; lset[nl + 2] = fresh; nl = nl + 2
+      else
+        local stn = 'A'
+        if s > now then stn = 'B' end
+        lset[nl + 1] = fields[j]; lset[nl + 2] = stn .. s .. ',' .. member .. ',' .. gen .. ',' .. w; nl = nl + 2
+        local code = 1
+        if moving then
+          if s > now then code = 5 else code = 4 end
+        end
+        emit(j, code, s, w, tonumber(gen))
+      end
+    end
+  end
+end
+
+if gcost > 0 then
+  local v = led[nr + 1]
+  local st, at, mem, g, why
+  if v then st, at, mem, g, why = parse(v) end
+  if st and st ~= 'F' then -- recorded (never moved: the group has no windows)
+    local code = 2
+    if st == 'S' then code = 6 elseif st == 'D' then code = 7 elseif at > now then code = 3 end
+    emit(0, code, at, why, tonumber(g))
+  else
+    local s, w = now, 0
+    if cap > 0 and gcost > cap then w = 8 end
+    local it = 0
+    while w < 8 do
+      it = it + 1
+      if it > MAXIT then w = w + 8 break end
+      local moved = false
+      if cap > 0 then
+        local d = dayOf(s)
+        if dayUsed(d) + gcost > cap then
+          s, moved = dayStart(d + 1), true
+          if w % 4 < 2 then w = w + 2 end
+        end
+      end
+      if not moved and peakOn then
+        local pe = peakEnd(s)
+        if pe then
+          s, moved = pe + spread, true
+          if w < 4 then w = w + 4 end
+        end
+      end
+      if not moved then break end
+    end
+    if w >= 8 or (notAfter > 0 and s > notAfter) then
+      emit(0, 8, s, w, tonumber(gen))
+    else
+      if cap > 0 then dayAdd(dayOf(s), gcost) end
+      if s > maxAt then maxAt = s end
+      local stn, code = 'A', 9
+      if s > now then stn, code = 'B', 1 end
+      lset[nl + 1] = '*'; lset[nl + 2] = stn .. s .. ',' .. gcost .. ',' .. gen .. ',' .. w; nl = nl + 2
+      emit(0, code, s, w, tonumber(gen))
+    end
+  end
+end
+
+if cap > 0 then dayFlush() end
+if #ldel > 0 then redis.call('HDEL', KEYS[1], unpack(ldel)) end
+if nl > 0 then
+  redis.call('HSET', KEYS[1], unpack(lset))
+  -- never shorten: an earlier call may have booked later slots
+  local want = maxAt - now + lttl
+  if redis.call('PEXPIRE', KEYS[1], want, 'NX') == 0 then redis.call('PEXPIRE', KEYS[1], want, 'GT') end
+end
+return out
+`
+
+// markScript moves ledger entries of one message (the worker's transitions).
+//
+//	KEYS[1]  the message's ledger hash
+//	KEYS[2]  the app's clock
+//	KEYS[2+j] the arrival zset of recipient j (the clock key for the group "*")
+//	ARGV[1]  action: "S" mark sending, "D" mark sent, "F" mark failed, "N" not sent
+//	         (refund), "X" release
+//	ARGV[2]  test clock ("0" in production; see luaClock)
+//	ARGV[3]  max age ms for "S": a charge older than this is stale (margin/2)
+//	ARGV[4]  daily counter key prefix
+//	ARGV[5]  "1" when the app keeps daily counters (it has a daily cap)
+//	ARGV[6..] the recipients, in the order of KEYS[3..]
+//
+// Returns {op, now, code, state, at, code, state, at, …} per recipient: code
+// 0 done, 1 no ledger entry, 2 too early (its slot is later), 3 stale (older
+// than the max age: re-admit it), 4 refused in this state; state and at are
+// the entry before the call ("" and 0 when absent).
+var markScript = redis.NewScript(markLua)
+
+const markLua = `
+local dprefix, cap = ARGV[4], 0
+` + luaClock + luaLedger + luaDaily + `
+local action, maxAge, daily = ARGV[1], tonumber(ARGV[3]), ARGV[5] == '1'
+local fields = {}
+for j = 6, #ARGV do fields[#fields + 1] = ARGV[j] end
+local led = redis.call('HMGET', KEYS[1], unpack(fields))
+local out, hset, hdel = {op, now}, {}, {}
+for j, f in ipairs(fields) do
+  local key, v = KEYS[j + 2], led[j]
+  local code, st, at, mem, g, why = 0, nil, 0, nil, nil, nil
+  if v then st, at, mem, g, why = parse(v) end
+  if not st then
+    code, st, at = 1, '', 0
+  else
+    local rest = ',' .. mem .. ',' .. g .. ',' .. why
+    local booked = st == 'A' or st == 'B'
+    if action == 'S' then
+      if not booked then code = 4
+      elseif at > now then code = 2
+      elseif now - at > maxAge then code = 3
+      else hset[#hset + 1] = f; hset[#hset + 1] = 'S' .. at .. rest end
+    elseif action == 'D' then
+      if booked or st == 'S' then hset[#hset + 1] = f; hset[#hset + 1] = 'D' .. at .. rest
+      elseif st ~= 'D' then code = 4 end
+    elseif action == 'F' then
+      if st == 'S' then hset[#hset + 1] = f; hset[#hset + 1] = 'F' .. at .. rest
+      elseif st ~= 'F' then code = 4 end
+    elseif action == 'N' then
+      if booked or st == 'S' then -- it never reached the provider: refund its charge
+        if f == '*' then
+          if daily then dayAdd(dayOf(at), -tonumber(mem)) end
+        else
+          redis.call('ZREM', key, mem)
+          if daily then dayAdd(dayOf(at), -1) end
+        end
+        hdel[#hdel + 1] = f
+      else code = 4 end
+    elseif action == 'X' then
+      if booked then
+        if f == '*' then
+          if daily then dayAdd(dayOf(at), -tonumber(mem)) end
+        else
+          redis.call('ZREM', key, mem)
+          if daily then dayAdd(dayOf(at), -1) end
+        end
+        hdel[#hdel + 1] = f
+      elseif st == 'F' then
+        hdel[#hdel + 1] = f -- the failed attempt may have arrived: its charge stays
+      else code = 4 end
+    end
+  end
+  out[#out + 1] = code; out[#out + 1] = st; out[#out + 1] = at
+end
+if #hset > 0 then redis.call('HSET', KEYS[1], unpack(hset)) end
+if #hdel > 0 then redis.call('HDEL', KEYS[1], unpack(hdel)) end
+dayFlush()
+return out
+`

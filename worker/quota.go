@@ -1,0 +1,257 @@
+package worker
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/hibiken/asynq"
+
+	"github.com/msgdispatch/msgdispatch/internal/config"
+	"github.com/msgdispatch/msgdispatch/internal/job"
+	"github.com/msgdispatch/msgdispatch/internal/record"
+	"github.com/msgdispatch/msgdispatch/providers"
+	"github.com/msgdispatch/msgdispatch/ratelimit"
+)
+
+// quotaPolicy turns an app's config into its ratelimit policy.
+func quotaPolicy(app config.App, pk config.Peak, messageTTL time.Duration) ratelimit.Policy {
+	p := ratelimit.Policy{Margin: app.Limits.Margin, UrgentHeadroom: app.Limits.UrgentHeadroom, Daily: app.Limits.Daily,
+		// The ledger must outlive every re-run of a message: its default lifetime and then some.
+		LedgerTTL: max(ratelimit.DefaultLedgerTTL, 2*messageTTL)}
+	if p.Margin == 0 {
+		p.Margin = -1 // the config's 0 means no margin; the limiter's 0 means its default
+	}
+	for _, w := range app.Limits.PerRecipient {
+		p.Windows = append(p.Windows, ratelimit.Window{Count: w.Count, Window: w.Window})
+	}
+	if pk.On() {
+		p.Peak = ratelimit.PeakRule{Minutes: pk.Minutes, Guard: pk.Guard, Spread: pk.Spread}
+	}
+	return p
+}
+
+// quotaKey is a recipient's id as the quota knows it: WeCom plaintext userids are
+// case-insensitive, so they are lower-cased.
+func quotaKey(id string) string { return strings.ToLower(id) }
+
+// admitNew is step 5 for a generation not decided yet: one atomic decision per
+// chunk of recipients charges those that may go now and books the others at their
+// earliest legal slot (sent by a follow-up task). It returns the recipients to
+// render now and the decision's time.
+func (w *Worker) admitNew(ctx context.Context, rec *record.Record, j *job.Send) (providers.Recipients, time.Time, error) {
+	app := w.cfg.Apps[j.Message.App]
+	to := j.Message.To
+	orig := map[string]string{} // quota key → id as the producer spelled it
+	keys := make([]string, 0, len(to.Users))
+	for _, u := range to.Users {
+		k := quotaKey(u)
+		if _, dup := orig[k]; !dup {
+			orig[k] = u
+			keys = append(keys, k)
+		}
+	}
+	groups := len(to.Depts) + len(to.Tags) + len(to.Chats)
+	if to.All {
+		groups++
+	}
+	d, err := w.quota.Admit(ctx, ratelimit.Request{
+		App: j.Message.App, Tenant: corpOf(app, j.Message.Tenant), MessageID: j.ID, Generation: j.Generation,
+		Recipients: keys, GroupCost: groups * app.Limits.GroupSize, Urgent: j.Urgent, NotAfter: j.ExpiresAt,
+	})
+	if err != nil {
+		return providers.Recipients{}, time.Time{}, fmt.Errorf("message %s: quota: %w", j.ID, err)
+	}
+	name := func(k string) string {
+		if k == ratelimit.GroupRecipient {
+			return k
+		}
+		return orig[k]
+	}
+	var now providers.Recipients
+	for _, k := range d.Admitted {
+		if k == ratelimit.GroupRecipient {
+			now.Depts, now.Tags, now.Chats, now.All = to.Depts, to.Tags, to.Chats, to.All
+			continue
+		}
+		now.Users = append(now.Users, orig[k])
+	}
+	// This generation's bookings are decided again now: drop the old entries.
+	rec.Booked = slices.DeleteFunc(rec.Booked, func(b record.Booking) bool { return b.Generation <= j.Generation })
+	for _, b := range d.Booked {
+		rec.Booked = append(rec.Booked, record.Booking{Recipient: name(b.Recipient), At: b.At, Reason: b.Why.String(), Generation: j.Generation + 1})
+	}
+	for _, b := range d.Late {
+		rec.Late = append(rec.Late, record.Booking{Recipient: name(b.Recipient), At: b.At, Reason: b.Why.String(), Generation: j.Generation})
+	}
+	rec.Generations = j.Generation + 1
+	return now, d.Now, nil
+}
+
+// partKeys are the quota keys of a part's users.
+func partKeys(p *record.Part) []string {
+	keys := make([]string, len(p.To.Users))
+	for i, u := range p.To.Users {
+		keys[i] = quotaKey(u)
+	}
+	return keys
+}
+
+func (w *Worker) ref(j *job.Send, p *record.Part) ratelimit.Ref {
+	return ratelimit.Ref{App: j.Message.App, Tenant: corpOf(w.cfg.Apps[j.Message.App], j.Message.Tenant), MessageID: j.ID, Recipients: partKeys(p)}
+}
+
+// errPartDone says readmitPart found the part needs no request: its recipients
+// were all sent already, or none of them can be sent before the expiry.
+var errPartDone = errors.New("part needs no request")
+
+// readmitPart makes sure a part's users are admitted now before its request leaves:
+// their charge may have gone stale (a deferral after admission), or an earlier
+// attempt failed and the next one must be charged as a new arrival. The part's
+// bytes are frozen, so the part goes as a whole: if some users are booked later,
+// the run waits for the latest of their slots.
+func (w *Worker) readmitPart(ctx context.Context, j *job.Send, p *record.Part) error {
+	ref := w.ref(j, p)
+	if len(ref.Recipients) == 0 {
+		return nil
+	}
+	req := ratelimit.Request{App: ref.App, Tenant: ref.Tenant, MessageID: j.ID, Generation: p.Generation,
+		Recipients: ref.Recipients, Urgent: j.Urgent, NotAfter: j.ExpiresAt}
+	d, err := w.quota.Admit(ctx, req)
+	if err != nil {
+		return fmt.Errorf("message %s: quota: %w", j.ID, err)
+	}
+	if len(d.Sending) > 0 { // an attempt left (or may have): the next one is a new arrival
+		if _, err := w.quota.MarkFailed(ctx, ratelimit.Ref{App: ref.App, Tenant: ref.Tenant, MessageID: j.ID, Recipients: recipientsOf(d.Sending)}); err != nil {
+			return fmt.Errorf("message %s: quota: %w", j.ID, err)
+		}
+		if d, err = w.quota.Admit(ctx, req); err != nil {
+			return fmt.Errorf("message %s: quota: %w", j.ID, err)
+		}
+	}
+	switch {
+	case len(d.Sent) == len(ref.Recipients):
+		p.State, p.Error = record.PartAccepted, "already sent by an earlier run (its answer was not recorded)"
+		return errPartDone
+	case len(d.Late) > 0:
+		p.State, p.Error = record.PartExpired, fmt.Sprintf("%d recipients got no quota slot before the message expired", len(d.Late))
+		return errPartDone
+	case len(d.Booked) > 0:
+		last := slices.MaxFunc(d.Booked, func(a, b ratelimit.Booking) int { return a.At.Compare(b.At) })
+		return Defer(last.At.Sub(d.Now), fmt.Sprintf("quota: %d recipients of part %d booked until %s (%s)",
+			len(d.Booked), p.Index, last.At.Format(time.RFC3339Nano), last.Why))
+	}
+	return nil
+}
+
+func recipientsOf(bs []ratelimit.Booking) []string {
+	out := make([]string, len(bs))
+	for i, b := range bs {
+		out[i] = b.Recipient
+	}
+	return out
+}
+
+// markSendingInLedger moves a part's users to sending in the quota ledger, just
+// before the request leaves. A refusal (a stale charge, a slot not yet come)
+// defers the run, which re-admits the part.
+func (w *Worker) markSendingInLedger(ctx context.Context, j *job.Send, p *record.Part) error {
+	ref := w.ref(j, p)
+	if len(ref.Recipients) == 0 {
+		return nil
+	}
+	tr, err := w.quota.MarkSending(ctx, ref)
+	if err != nil {
+		return fmt.Errorf("message %s: quota ledger: %w", j.ID, err)
+	}
+	if len(tr.Refused) > 0 {
+		if len(tr.Done) > 0 { // never leave some users sending while the part waits
+			w.quota.MarkFailed(ctx, ratelimit.Ref{App: ref.App, Tenant: ref.Tenant, MessageID: j.ID, Recipients: tr.Done})
+		}
+		r := tr.Refused[0]
+		return Defer(0, fmt.Sprintf("quota ledger refused %s (%s): re-admitting", r.Recipient, r.Why))
+	}
+	return nil
+}
+
+// settleLedger records a request's outcome in the quota ledger: sent; failed when
+// it may have arrived (its charge stays, the next attempt is charged anew); or not
+// sent when the provider certainly refused it before applying it (the charge is
+// refunded, so an outage does not eat the recipients' windows).
+func (w *Worker) settleLedger(ctx context.Context, j *job.Send, p *record.Part, sendErr error) error {
+	ref := w.ref(j, p)
+	if len(ref.Recipients) == 0 {
+		return nil
+	}
+	var err error
+	switch {
+	case sendErr == nil:
+		_, err = w.quota.MarkSent(ctx, ref)
+	case providers.ClassOf(sendErr) == providers.ClassUnknownOutcome:
+		_, err = w.quota.MarkFailed(ctx, ref)
+	default:
+		_, err = w.quota.MarkNotSent(ctx, ref)
+	}
+	if err != nil {
+		return fmt.Errorf("message %s: quota ledger: %w", j.ID, err)
+	}
+	return nil
+}
+
+// enqueueFollowUp enqueues the task that sends the recipients booked for the next
+// generation, at the earliest of their slots. Its id is deterministic, so doing it
+// again (a re-run) is harmless.
+func (w *Worker) enqueueFollowUp(ctx context.Context, rec *record.Record, j *job.Send) error {
+	next := j.Generation + 1
+	fj := *j
+	fj.Generation = next
+	fj.Message.To = providers.Recipients{}
+	var first time.Time
+	for _, b := range rec.Booked {
+		if b.Generation != next {
+			continue
+		}
+		if first.IsZero() || b.At.Before(first) {
+			first = b.At
+		}
+		if b.Recipient == ratelimit.GroupRecipient {
+			to := j.Message.To
+			fj.Message.To.Depts, fj.Message.To.Tags, fj.Message.To.Chats, fj.Message.To.All = to.Depts, to.Tags, to.Chats, to.All
+			continue
+		}
+		fj.Message.To.Users = append(fj.Message.To.Users, b.Recipient)
+	}
+	if first.IsZero() {
+		return nil
+	}
+	fj.NotBefore = first
+	payload, err := fj.Marshal()
+	if err != nil {
+		return err
+	}
+	_, err = w.enqueuer.EnqueueContext(ctx, asynq.NewTask(job.TypeSend, payload), asynq.TaskID(fj.TaskID()), asynq.Queue(fj.Queue),
+		asynq.MaxRetry(job.MaxRetry), asynq.Retention(job.Retention), asynq.ProcessAt(first))
+	if err != nil && !errors.Is(err, asynq.ErrTaskIDConflict) {
+		return fmt.Errorf("message %s: enqueue follow-up %d: %w", j.ID, next, err)
+	}
+	return nil
+}
+
+// MetricsKey is the Redis hash of an app's counters. Field "late_arrivals" counts
+// requests whose answer came more than limits.margin after their admission: they
+// may have reached the provider after the window the quota reserved for them (G1).
+// It is an upper bound — the answer comes after the arrival.
+func MetricsKey(app string) string { return "msgd:{" + app + "}:metrics" }
+
+func (w *Worker) countLateArrival(ctx context.Context, app string, admitted time.Time) {
+	margin := w.cfg.Apps[app].Limits.Margin
+	if late := w.now().Sub(admitted); late > margin {
+		if err := w.rdb.HIncrBy(context.WithoutCancel(ctx), MetricsKey(app), "late_arrivals", 1).Err(); err != nil {
+			w.log.Warn("late arrival not counted", "app", app, "err", err)
+		}
+		w.log.Warn("a request may have reached the provider after its quota window", "app", app, "after", late, "margin", margin)
+	}
+}
