@@ -21,6 +21,7 @@ import (
 	"github.com/msgdispatch/msgdispatch/internal/peak"
 	"github.com/msgdispatch/msgdispatch/internal/record"
 	"github.com/msgdispatch/msgdispatch/internal/tokenstore"
+	"github.com/msgdispatch/msgdispatch/internal/wecomauth"
 	"github.com/msgdispatch/msgdispatch/providers"
 	"github.com/msgdispatch/msgdispatch/ratelimit"
 )
@@ -113,7 +114,7 @@ func New(opts Options) (*Worker, error) {
 	w.rdb = opts.Redis
 	tokens := tokenstore.New(opts.Redis, tokenstore.Options{})
 	for name, app := range opts.Config.Apps {
-		p, err := catalog.New(app, tokens, hc)
+		p, err := catalog.New(name, app, catalog.Deps{Tokens: tokens, HTTP: hc, Redis: opts.Redis})
 		if err != nil {
 			return nil, fmt.Errorf("worker: app %s: %w", name, err)
 		}
@@ -123,6 +124,11 @@ func New(opts Options) (*Worker, error) {
 	}
 	mux := asynq.NewServeMux()
 	mux.HandleFunc(job.TypeSend, w.handleSend)
+	// WeCom authorisation callbacks (create_auth, …) queued by the api server.
+	mux.Handle(wecomauth.TypeAuth, wecomauth.Handler(opts.Config, func(app string) (providers.Provider, bool) {
+		p, ok := w.providers[app]
+		return p, ok
+	}))
 	for i := 0; i < wc.Servers; i++ {
 		srv := asynq.NewServerFromRedisClient(opts.Redis, asynq.Config{
 			Concurrency:              wc.Concurrency,

@@ -21,6 +21,7 @@ func runSend(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	var (
 		path     = fs.String("config", "", "config file (required)")
 		app      = fs.String("app", "", "configured app to send with (required)")
+		tenant   = fs.String("tenant", "", "tenant (auth corp id) of a multi-tenant app")
 		users    = fs.String("to-user", "", "comma-separated user ids")
 		depts    = fs.String("to-dept", "", "comma-separated department ids")
 		tags     = fs.String("to-tag", "", "comma-separated tag ids")
@@ -41,7 +42,7 @@ func runSend(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if *path == "" || *app == "" {
 		return fmt.Errorf("send: --config and --app are required")
 	}
-	msg := providers.Message{App: *app, To: providers.Recipients{
+	msg := providers.Message{App: *app, Tenant: *tenant, To: providers.Recipients{
 		Users: splitList(*users), Depts: splitList(*depts), Tags: splitList(*tags), All: *all}}
 	var kinds []string
 	if *text != "" {

@@ -110,7 +110,16 @@ type App struct {
 	// Default: resend for wecom, give_up for providers without a documented
 	// duplicate check.
 	OnUnknown string `yaml:"on_unknown"`
+	// TenantKey is the key that encrypts the permanent codes of the app's
+	// tenants at rest (AES-256-GCM): 32 bytes written as 64 hex digits or as
+	// base64. Required for a multi-tenant app (wecom mode third_party or
+	// custom) and only allowed there; use ${ENV}. Never logged.
+	TenantKey string `yaml:"tenant_key"`
 }
+
+// MultiTenant reports whether the app has tenants: a wecom app of mode
+// third_party or custom.
+func (a App) MultiTenant() bool { return a.WeCom != nil && a.WeCom.MultiTenant() }
 
 // Limits are an app's quotas (enforced by the ratelimit package).
 type Limits struct {

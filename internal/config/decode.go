@@ -14,11 +14,31 @@ import (
 // is absent or null is "required"; a required string that is empty is an error
 // too. It is a table rather than struct tags because provider blocks are owned
 // by their provider packages; TestRequiredKeysExist keeps it in step with them.
+// The wecom block's keys depend on its mode: see wecomRequiredKeys.
 var requiredKeys = map[reflect.Type][]string{
-	reflect.TypeFor[App]():          {"provider"},
-	reflect.TypeFor[Window]():       {"count", "window"},
-	reflect.TypeFor[APIToken]():     {"name", "token"},
-	reflect.TypeFor[wecom.Config](): {"base_url", "corp_id", "agent_id", "secret"},
+	reflect.TypeFor[App]():      {"provider"},
+	reflect.TypeFor[Window]():   {"count", "window"},
+	reflect.TypeFor[APIToken](): {"name", "token"},
+}
+
+// wecomRequiredKeys are the required keys of a wecom block, by mode. A block
+// with a mode not listed here needs base_url only (the mode itself is reported
+// by validation).
+var wecomRequiredKeys = map[string][]string{
+	wecom.ModeSelfBuilt:  {"base_url", "corp_id", "agent_id", "secret"},
+	wecom.ModeThirdParty: {"base_url", "suite_id", "suite_secret", "callback_token", "encoding_aes_key"},
+	wecom.ModeCustom:     {"base_url", "suite_id", "suite_secret", "callback_token", "encoding_aes_key"},
+}
+
+// required returns the required keys of v, a struct whose keys are decoded.
+func required(v reflect.Value) []string {
+	if w, ok := v.Interface().(wecom.Config); ok {
+		if keys, ok := wecomRequiredKeys[w.EffectiveMode()]; ok {
+			return keys
+		}
+		return []string{"base_url"}
+	}
+	return requiredKeys[v.Type()]
 }
 
 var durationType = reflect.TypeFor[time.Duration]()
@@ -90,7 +110,7 @@ func (p *parser) decodeStruct(path string, n *yaml.Node, v reflect.Value) {
 		given[key] = !isNull(resolveAlias(val))
 		p.decode(kpath, val, v.Field(i))
 	})
-	for _, key := range requiredKeys[v.Type()] {
+	for _, key := range required(v) {
 		i, ok := fields[key]
 		if !ok {
 			panic(fmt.Sprintf("config: required key %q is not a field of %s", key, v.Type()))

@@ -155,6 +155,7 @@ func setDefaults(v any) {
 			GroupSize:    100,
 		}
 	case *wecom.Config:
+		v.Mode = wecom.ModeSelfBuilt
 		v.DuplicateCheckInterval = wecom.MaxDuplicateCheckInterval
 	}
 }

@@ -38,6 +38,7 @@ func defaultApp() App {
 	return App{
 		Provider: "wecom",
 		WeCom: &wecom.Config{
+			Mode:                   "self_built",
 			BaseURL:                "https://qyapi.weixin.qq.com",
 			CorpID:                 "ww1",
 			AgentID:                1000002,
@@ -185,7 +186,7 @@ api:
 			},
 			want: func() *Config {
 				ops := defaultApp()
-				ops.WeCom = &wecom.Config{BaseURL: "https://wecom.example.com", CorpID: "ww3", AgentID: 8, Secret: "o", DuplicateCheckInterval: 4 * time.Hour}
+				ops.WeCom = &wecom.Config{Mode: "self_built", BaseURL: "https://wecom.example.com", CorpID: "ww3", AgentID: 8, Secret: "o", DuplicateCheckInterval: 4 * time.Hour}
 				return &Config{
 					Redis: Redis{Addr: "redis:6379", URL: "redis://redis:6379/2", Password: "r", DB: 2},
 					Worker: Worker{
@@ -206,7 +207,7 @@ api:
 					Apps: map[string]App{
 						"hr-bot": {
 							Provider:  "wecom",
-							WeCom:     &wecom.Config{BaseURL: "http://127.0.0.1:9001/", CorpID: "ww2", AgentID: 7, Secret: "h", DuplicateCheckInterval: time.Hour},
+							WeCom:     &wecom.Config{Mode: "self_built", BaseURL: "http://127.0.0.1:9001/", CorpID: "ww2", AgentID: 7, Secret: "h", DuplicateCheckInterval: time.Hour},
 							Limits:    Limits{PerRecipient: []Window{{Count: 3, Window: time.Second}}, Concurrency: 20, Rate: 500, GroupSize: 100},
 							OnUnknown: "give_up",
 						},

@@ -7,7 +7,9 @@ import (
 	"strings"
 	"time"
 
+	"github.com/msgdispatch/msgdispatch/internal/tenant"
 	"github.com/msgdispatch/msgdispatch/providers/wecom"
+	"github.com/msgdispatch/msgdispatch/providers/wecom/msgcrypt"
 )
 
 // appName is the form of an app name: it appears in Redis keys and URLs.
@@ -92,6 +94,7 @@ func (p *parser) validateApp(path, name string, a *App) {
 	case a.WeCom != nil:
 		p.validateWeCom(path+".wecom", a.WeCom)
 	}
+	p.validateTenantKey(path, a)
 	p.validateLimits(path+".limits", &a.Limits)
 	if o := a.OnUnknown; o != "" && o != OnUnknownResend && o != OnUnknownGiveUp {
 		p.add(path+".on_unknown", "want %s or %s, got %s", OnUnknownResend, OnUnknownGiveUp, p.show(path+".on_unknown", o))
@@ -100,11 +103,61 @@ func (p *parser) validateApp(path, name string, a *App) {
 
 func (p *parser) validateWeCom(path string, w *wecom.Config) {
 	p.httpURL(path+".base_url", w.BaseURL)
-	if w.AgentID <= 0 {
-		p.add(path+".agent_id", "must be greater than 0")
-	}
 	if d := w.DuplicateCheckInterval; d <= 0 || d > wecom.MaxDuplicateCheckInterval {
 		p.add(path+".duplicate_check_interval", "must be greater than 0 and at most %s", wecom.MaxDuplicateCheckInterval)
+	}
+	switch w.EffectiveMode() {
+	case wecom.ModeSelfBuilt:
+		if w.AgentID <= 0 {
+			p.add(path+".agent_id", "must be greater than 0")
+		}
+		for key, val := range map[string]string{"suite_id": w.SuiteID, "suite_secret": w.SuiteSecret, "provider_corp_id": w.ProviderCorpID} {
+			if val != "" {
+				p.add(path+"."+key, "only used by modes %s and %s", wecom.ModeThirdParty, wecom.ModeCustom)
+			}
+		}
+		switch {
+		case w.CallbackToken != "" && w.EncodingAESKey == "":
+			p.add(path+".encoding_aes_key", "required with callback_token (to receive the app's callbacks)")
+		case w.CallbackToken == "" && w.EncodingAESKey != "":
+			p.add(path+".callback_token", "required with encoding_aes_key (to receive the app's callbacks)")
+		}
+	case wecom.ModeThirdParty, wecom.ModeCustom:
+		why := "not used with mode " + w.Mode + ": each tenant has its own"
+		if w.CorpID != "" {
+			p.add(path+".corp_id", "%s corp id (set provider_corp_id for the service provider's own)", why)
+		}
+		if w.AgentID != 0 {
+			p.add(path+".agent_id", "%s agentid, learnt when it installs the app", why)
+		}
+		if w.Secret != "" {
+			p.add(path+".secret", "%s permanent code, learnt when it installs the app", why)
+		}
+	default:
+		p.add(path+".mode", "want %s, got %s", strings.Join(wecom.Modes, ", "), p.show(path+".mode", w.Mode))
+		return
+	}
+	if w.EncodingAESKey != "" {
+		if _, err := msgcrypt.New("t", w.EncodingAESKey); err != nil {
+			// msgcrypt's errors describe the key's form, never the key.
+			p.add(path+".encoding_aes_key", "invalid: want the 43-character EncodingAESKey from the callback settings (%s)", strings.TrimPrefix(err.Error(), "msgcrypt: invalid configuration: "))
+		}
+	}
+}
+
+// validateTenantKey checks apps.X.tenant_key: required by, and only allowed
+// for, a multi-tenant app; 32 bytes in hex or base64.
+func (p *parser) validateTenantKey(path string, a *App) {
+	kpath := path + ".tenant_key"
+	switch {
+	case a.MultiTenant() && a.TenantKey == "":
+		p.add(kpath, "required with wecom mode %s: the key that encrypts the tenants' permanent codes at rest (32 bytes as 64 hex digits or base64; use ${ENV})", a.WeCom.Mode)
+	case !a.MultiTenant() && a.TenantKey != "":
+		p.add(kpath, "only used by wecom apps of mode %s or %s", wecom.ModeThirdParty, wecom.ModeCustom)
+	case a.TenantKey != "":
+		if _, err := tenant.ParseKey(a.TenantKey); err != nil {
+			p.add(kpath, "%v", err)
+		}
 	}
 }
 

@@ -470,8 +470,9 @@ type entry struct {
 	Fail *failure `json:"fail,omitempty"`
 }
 
-// failure is what a negative entry keeps of a *providers.Error. The transport
-// error (Err) is dropped: it may hold a request URL with a secret in it.
+// failure is what a negative entry keeps of a *providers.Error, the tenant it
+// concerns included. The transport error (Err) is dropped: it may hold a
+// request URL with a secret in it.
 type failure struct {
 	Provider     string `json:"provider,omitempty"`
 	Op           string `json:"op,omitempty"`
@@ -480,6 +481,7 @@ type failure struct {
 	HTTPStatus   int    `json:"http,omitempty"`
 	Message      string `json:"msg,omitempty"`
 	RetryAfterMs int64  `json:"retry_after_ms,omitempty"`
+	Tenant       string `json:"tenant,omitempty"`
 }
 
 func newFailure(pe *providers.Error) *failure {
@@ -491,6 +493,7 @@ func newFailure(pe *providers.Error) *failure {
 		HTTPStatus:   pe.HTTPStatus,
 		Message:      pe.Message,
 		RetryAfterMs: pe.RetryAfter.Milliseconds(),
+		Tenant:       pe.Tenant,
 	}
 }
 
@@ -550,6 +553,7 @@ func (e *entry) failedErr(key string) error {
 		HTTPStatus: f.HTTPStatus,
 		Message:    f.Message,
 		RetryAfter: time.Duration(f.RetryAfterMs) * time.Millisecond,
+		Tenant:     f.Tenant,
 	}
 	until := time.UnixMilli(e.Exp).UTC().Format(time.RFC3339)
 	return fmt.Errorf("tokenstore: token %q: %w (until %s): %w", key, ErrFailureCached, until, pe)

@@ -115,6 +115,8 @@ func appendString(dst []byte, s string) []byte {
 
 // normalizeJSON re-emits one JSON value compactly, keeping object keys in their
 // order and numbers as written, with every string re-encoded by appendString.
+// A string holding a control character other than tab, newline and carriage
+// return is an error: it could only be sent as an escape WeCom refuses.
 // Escapes the producer's encoder may have added ("\u003c" from json.Marshal,
 // "\u2028", "\/") therefore leave as the plain characters WeCom accepts, and a
 // body that went through a task payload renders to the same bytes as before.
@@ -161,6 +163,9 @@ func normalizeJSON(raw []byte) ([]byte, error) {
 			stack = append(stack, frame{object: v == '{'})
 			continue
 		case string:
+			if err := checkChars(v); err != nil {
+				return nil, err
+			}
 			out = appendString(out, v)
 		case json.Number:
 			out = append(out, v...)

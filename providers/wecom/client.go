@@ -35,31 +35,51 @@ const (
 // §2.6); the caller's context usually ends a request first.
 const DefaultHTTPTimeout = 30 * time.Second
 
-// Client is the WeCom client of one self-built app. It implements
+// Client is the WeCom client of one app: a self-built app, or a third-party or
+// custom (代开发) app with many tenants (see [Config.Mode]). It implements
 // [providers.Provider] and is safe for concurrent use.
 type Client struct {
 	cfg      Config
 	tokens   providers.TokenStore
 	hc       *http.Client
 	tokenKey string
+	// tenants and tickets serve multi-tenant modes (see WithTenants, WithTickets).
+	tenants TenantStore
+	tickets TicketStore
 	// now is the clock used to read HTTP-date Retry-After headers.
 	now func() time.Time
 }
 
+// Option configures a [Client] beyond its Config.
+type Option func(*Client)
+
+// WithTenants gives a third-party or custom client the store of its tenants:
+// Prepare reads a tenant's agentid from it, token fetches its permanent code,
+// and [Client.ProcessAuth] writes to it. Without it a multi-tenant client can
+// validate messages but not prepare or send them.
+func WithTenants(ts TenantStore) Option { return func(c *Client) { c.tenants = ts } }
+
+// WithTickets gives a third-party or custom client the store of the
+// suite_tickets WeCom pushes to the instruction callback; the suite token is
+// fetched with the latest of them (the previous one as a fallback).
+func WithTickets(ts TicketStore) Option { return func(c *Client) { c.tickets = ts } }
+
 var _ providers.Provider = (*Client)(nil)
 
-// New returns the client of the self-built app cfg describes.
+// New returns the client of the app cfg describes.
 //
 // Defaults applied to cfg: BaseURL defaults to [DefaultBaseURL] (a trailing "/" is
 // removed); DuplicateCheckInterval defaults to [MaxDuplicateCheckInterval] (4h), is
 // capped at it, and is at least one second (WeCom takes whole seconds).
 //
-// tokens caches the app's access token under [TokenKey](cfg.CorpID, cfg.AgentID).
-// It may be nil only for a client that never calls WeCom (Validate, Prepare,
-// Capabilities); Send and Recall then fail with [providers.ClassAppDisabled].
-// hc is the HTTP client used for every call; nil means a client with
-// [DefaultHTTPTimeout].
-func New(cfg Config, tokens providers.TokenStore, hc *http.Client) *Client {
+// tokens caches the app's access tokens: a self-built app's under
+// [TokenKey](cfg.CorpID, cfg.AgentID); a multi-tenant app's suite token under
+// [SuiteTokenKey] and each tenant's token under [CorpTokenKey]. It may be nil
+// only for a client that never calls WeCom (Validate, Prepare, Capabilities);
+// Send and Recall then fail with [providers.ClassAppDisabled]. hc is the HTTP
+// client used for every call; nil means a client with [DefaultHTTPTimeout].
+// opts add what multi-tenant modes need ([WithTenants], [WithTickets]).
+func New(cfg Config, tokens providers.TokenStore, hc *http.Client, opts ...Option) *Client {
 	if cfg.BaseURL == "" {
 		cfg.BaseURL = DefaultBaseURL
 	}
@@ -73,14 +93,21 @@ func New(cfg Config, tokens providers.TokenStore, hc *http.Client) *Client {
 	if hc == nil {
 		hc = &http.Client{Timeout: DefaultHTTPTimeout}
 	}
-	return &Client{
+	c := &Client{
 		cfg:      cfg,
 		tokens:   tokens,
 		hc:       hc,
 		tokenKey: TokenKey(cfg.CorpID, cfg.AgentID),
 		now:      time.Now,
 	}
+	for _, o := range opts {
+		o(c)
+	}
+	return c
 }
+
+// Config returns the client's config with its defaults applied.
+func (c *Client) Config() Config { return c.cfg }
 
 // TokenKey is the [providers.TokenStore] key of a self-built app's access token:
 // "wecom:tok:self:<corp_id>:<agent_id>". WeCom tokens are per app, so the key
@@ -92,14 +119,15 @@ func TokenKey(corpID string, agentID int64) string {
 // Name returns [ProviderName], "wecom".
 func (c *Client) Name() string { return ProviderName }
 
-// Capabilities returns what this client supports: recall (within [RecallWindow]),
-// no update or reply yet, parts of at most [MaxUsersPerPart] users and
+// Capabilities returns what this client supports: recall (within [RecallWindow];
+// self-built apps only, as a recall request does not name its tenant), no
+// update or reply yet, parts of at most [MaxUsersPerPart] users and
 // [MaxGroupsPerPart] departments and tags, and a dedupe window equal to the
 // duplicate check interval every body carries.
 func (c *Client) Capabilities() providers.Capabilities {
 	return providers.Capabilities{
 		Update:           false,
-		Recall:           true,
+		Recall:           !c.cfg.MultiTenant(),
 		Reply:            false,
 		MaxUsersPerPart:  MaxUsersPerPart,
 		MaxGroupsPerPart: MaxGroupsPerPart,
@@ -122,16 +150,26 @@ func (c *Client) Reply(ctx context.Context, req *providers.ReplyRequest) (*provi
 
 // Operation names carried in providers.Error.Op.
 const (
-	opGettoken = "gettoken"
-	opSend     = "message/send"
-	opRecall   = "message/recall"
-	opUpdate   = "message/update_template_card"
-	opReply    = "reply"
+	opGettoken      = "gettoken"
+	opSend          = "message/send"
+	opRecall        = "message/recall"
+	opUpdate        = "message/update_template_card"
+	opReply         = "reply"
+	opPrepare       = "prepare"
+	opSuiteToken    = "service/get_suite_token"
+	opCorpToken     = "service/get_corp_token"
+	opPermanentCode = "service/v2/get_permanent_code"
+	opAuthInfo      = "service/v2/get_auth_info"
+	opProcessAuth   = "process_auth"
 )
 
 // API paths under the base URL.
 const (
-	pathGettoken = "/cgi-bin/gettoken"
-	pathSend     = "/cgi-bin/message/send"
-	pathRecall   = "/cgi-bin/message/recall"
+	pathGettoken      = "/cgi-bin/gettoken"
+	pathSend          = "/cgi-bin/message/send"
+	pathRecall        = "/cgi-bin/message/recall"
+	pathSuiteToken    = "/cgi-bin/service/get_suite_token"
+	pathCorpToken     = "/cgi-bin/service/get_corp_token"
+	pathPermanentCode = "/cgi-bin/service/v2/get_permanent_code"
+	pathAuthInfo      = "/cgi-bin/service/v2/get_auth_info"
 )

@@ -99,10 +99,15 @@ var errcodeTable = []codeRule{
 	{lo: 82102, hi: 82102, class: providers.ClassPermanent, note: "指定的更新对象不在多人消息内"},
 	{lo: 42052, hi: 42052, class: providers.ClassPermanent, note: "msgid已过期, 仅可撤回24小时内的消息"},
 
+	// Permanent, authorisation (get_permanent_code with a used or expired auth_code).
+	{lo: 40078, hi: 40078, class: providers.ClassPermanent, note: "不合法的临时授权码 (auth_code used or expired)"},
+
 	// App or tenant state: pause the app, alert, no blind retry.
 	{lo: 40013, hi: 40013, class: providers.ClassAppDisabled, note: "不合法的CorpID"},
 	{lo: 40091, hi: 40091, class: providers.ClassAppDisabled, note: "secret不合法"},
 	{lo: 40056, hi: 40056, class: providers.ClassAppDisabled, note: "不合法的agentid"},
+	{lo: 40080, hi: 40080, class: providers.ClassAppDisabled, note: "不合法的suitesecret"},
+	{lo: 40083, hi: 40083, class: providers.ClassAppDisabled, note: "不合法的suiteid"},
 	{lo: 40084, hi: 40084, class: providers.ClassAppDisabled, note: "不合法的permanent_code参数 (授权已取消)"},
 	{lo: 40085, hi: 40085, class: providers.ClassAppDisabled, note: "不合法的suite_ticket参数 (cannot self-heal)"},
 	{lo: 40136, hi: 40138, class: providers.ClassAppDisabled, note: "试用到期 / 服务到期 / 付费人数超限"},

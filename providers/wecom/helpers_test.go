@@ -44,14 +44,19 @@ func newFakeTokenStore() *fakeTokenStore {
 
 func (s *fakeTokenStore) Token(ctx context.Context, key string, fetch providers.FetchFunc) (string, error) {
 	s.mu.Lock()
-	defer s.mu.Unlock()
-	if tok, ok := s.tokens[key]; ok {
+	tok, ok := s.tokens[key]
+	s.mu.Unlock()
+	if ok {
 		return tok, nil
 	}
+	// fetch runs unlocked: a corp token's fetch gets the suite token from the
+	// same store.
 	tok, ttl, err := fetch(ctx)
 	if err != nil {
 		return "", err
 	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
 	s.tokens[key], s.ttls[key] = tok, ttl
 	return tok, nil
 }

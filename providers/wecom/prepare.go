@@ -20,18 +20,35 @@ import (
 //
 // Body: fields in the order touser, toparty, totag ("|"-joined, each omitted when
 // empty), msgtype, agentid, the content object (text and markdown as
-// {"content":…}; a card as "template_card"; a raw body's content object under its
+// {"content":…}; a card as "template_card"; the body of a typed kind such as
+// [KindNews] under its msgtype; a raw body's content object under its
 // msgtype), safe and enable_id_trans (raw bodies only, omitted when 0),
 // enable_duplicate_check 1 and duplicate_check_interval (the configured interval
 // in seconds). For a raw body that itself carries touser, toparty, totag, agentid
 // or the duplicate check fields, the client's values win. JSON is compact,
-// without HTML escaping; card and raw content keep their key order and number
-// literals, with their strings re-encoded the same way (so "\u003c" escapes from
+// without HTML escaping; card, typed and raw content keep their key order and
+// number literals, with their strings re-encoded the same way (so "\u003c" escapes from
 // the producer's encoder become "<"). The bytes depend only on msg, the part and
 // the config: Prepare twice and get the same bodies.
 //
-// opts is not used yet (card task_ids are the producer's).
-func (c *Client) Prepare(_ context.Context, msg *providers.Message, opts providers.PrepareOptions) ([]providers.Part, error) {
+// Template cards (kind card) get a task_id per part, since WeCom refuses a
+// task_id its app used before: a card without one gets
+// "md_<opts.MessageID>_g<opts.Generation>_p<part index>" where WeCom requires
+// one (interaction cards and cards with action_menu; a message id longer than
+// 64 bytes or with characters outside [0-9A-Za-z_@-] is replaced by
+// "mdh_" and 40 hex digits of its SHA-256); a card's own task_id is kept as is
+// for a one-part message of generation 0 and otherwise suffixed with
+// "_p<part index>" (generation 0) or "_g<generation>_p<part index>", cut and
+// tagged with 8 hex digits of its SHA-256 if the result would pass 128 bytes.
+// The task_id is replaced where the card has it and added as the card's last
+// field otherwise. A card that needs a generated task_id cannot be prepared
+// without opts.MessageID. Raw bodies are sent as written.
+//
+// A multi-tenant app (mode third_party or custom) renders the agentid of
+// msg.Tenant, read from the tenant store, and every part carries msg.Tenant;
+// a missing or unknown tenant is a *providers.ValidationError on "tenant", a
+// disabled one a ClassAppDisabled *providers.Error with Tenant set.
+func (c *Client) Prepare(ctx context.Context, msg *providers.Message, opts providers.PrepareOptions) ([]providers.Part, error) {
 	if msg == nil {
 		return nil, providers.Invalid("message", "is nil")
 	}
@@ -42,17 +59,25 @@ func (c *Client) Prepare(_ context.Context, msg *providers.Message, opts provide
 	if err != nil {
 		return nil, err
 	}
+	rc, err := c.forTenant(ctx, msg) // a multi-tenant app renders its tenant's agentid
+	if err != nil {
+		return nil, err
+	}
 	groups := splitRecipients(msg.To)
 	parts := make([]providers.Part, 0, len(groups))
 	for i, to := range groups {
-		body, err := c.render(to, ct)
+		pc, err := ct.forPart(opts, i, len(groups))
+		if err != nil {
+			return nil, err
+		}
+		body, err := rc.render(to, pc)
 		if err != nil {
 			return nil, providers.Invalid("body", "part %d: %v", i, err)
 		}
 		if len(body) > MaxBodyBytes {
 			return nil, providers.Invalid("body", "part %d renders to %d bytes: WeCom takes at most %d", i, len(body), MaxBodyBytes)
 		}
-		parts = append(parts, providers.Part{Index: i, To: to, Body: body})
+		parts = append(parts, providers.Part{Index: i, Tenant: msg.Tenant, To: to, Body: body})
 	}
 	return parts, nil
 }

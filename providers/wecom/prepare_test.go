@@ -49,6 +49,45 @@ func TestPrepareMatchesRequestFixtures(t *testing.T) {
 			fixture: "send_card_request.json",
 		},
 		{
+			desc: "vote_interaction card without task_id gets the generated one",
+			msg: providers.Message{
+				To:   providers.Recipients{Users: []string{"UserID1"}},
+				Kind: providers.KindCard, Body: json.RawMessage(cardWith(t, "vote_interaction", "task_id", "")),
+			},
+			fixture: "send_card_vote_request.json",
+		},
+		{
+			desc: "textcard",
+			msg: mustMessage(t, providers.Recipients{Users: []string{"UserID1", "UserID2", "UserID3"}, Depts: []string{"2", "3"}}, TextCard{
+				Title:       "领奖通知",
+				Description: `<div class="gray">2016年9月26日</div> <div class="normal">恭喜你抽中iPhone 7一台，领奖码：xxxx</div><div class="highlight">请于2016年10月10日前联系行政同事领取</div>`,
+				URL:         "https://work.weixin.qq.com/?a=1&b=2",
+				BtnTxt:      "更多",
+			}),
+			fixture: "send_textcard_request.json",
+		},
+		{
+			desc: "news with a link and a mini-program article",
+			msg: mustMessage(t, providers.Recipients{Users: []string{"UserID1", "UserID2"}, Tags: []string{"44"}}, News{Articles: []NewsArticle{
+				{Title: "中秋节礼品领取", Description: "今年中秋节公司有豪礼相送", URL: "https://work.weixin.qq.com",
+					PicURL: "http://res.mail.qq.com/node/ww/wwopenmng/images/independent/doc/test_pic_msg1.png"},
+				{Title: "礼品领取小程序", AppID: "wx123123123123123", PagePath: "pages/index?userid=zhangsan&orderid=123123123"},
+			}}),
+			fixture: "send_news_request.json",
+		},
+		{
+			desc: "miniprogram_notice",
+			msg: mustMessage(t, providers.Recipients{Users: []string{"zhangsan", "lisi"}}, MiniprogramNotice{
+				AppID: "wx123123123123123", Page: "pages/index?userid=zhangsan&orderid=123123123",
+				Title: "会议室预订成功通知", Description: "4月27日 16:16", EmphasisFirstItem: true,
+				ContentItem: []MiniprogramItem{
+					{Key: "会议室", Value: "402"}, {Key: "会议地点", Value: "广州TIT-402会议室"},
+					{Key: "会议时间", Value: "2018年8月1日 09:00-09:30"}, {Key: "参与人员", Value: "周剑轩"},
+				},
+			}),
+			fixture: "send_miniprogram_notice_request.json",
+		},
+		{
 			desc: "raw textcard whose own touser, agentid and duplicate check lose to the client's",
 			msg: providers.Message{
 				To:   providers.Recipients{Users: []string{"UserID1"}},
@@ -90,6 +129,9 @@ func TestPrepareIsDeterministic(t *testing.T) {
 		{desc: "markdown", msg: providers.Message{To: to, Kind: providers.KindMarkdown, Text: "**hi**"}},
 		{desc: "card", msg: providers.Message{To: to, Kind: providers.KindCard, Body: fixture(t, "card_button_interaction.json")}},
 		{desc: "raw", msg: providers.Message{To: to, Kind: providers.KindRaw, Body: fixture(t, "raw_textcard_body.json")}},
+		{desc: "card with a generated task_id", msg: providers.Message{To: to, Kind: providers.KindCard, Body: json.RawMessage(cardWith(t, "multiple_interaction", "task_id", ""))}},
+		{desc: "textcard", msg: providers.Message{To: to, Kind: KindTextCard, Body: json.RawMessage(`{"title":"<b>t</b>","description":"d &amp; e","url":"https://x/?a=1&b=2"}`)}},
+		{desc: "news", msg: providers.Message{To: to, Kind: KindNews, Body: json.RawMessage(`{"articles":[{"url":"https://x","title":"t"}]}`)}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.desc, func(t *testing.T) {
@@ -154,6 +196,16 @@ func TestPrepareFieldOrder(t *testing.T) {
 			}
 		})
 	}
+}
+
+// mustMessage is wecom.NewMessage of c to "to" from app "app", or fails.
+func mustMessage(t *testing.T, to providers.Recipients, c Content) providers.Message {
+	t.Helper()
+	msg, err := NewMessage("app", to, c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return msg
 }
 
 func topLevelKeys(t *testing.T, body []byte) []string {

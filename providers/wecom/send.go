@@ -23,7 +23,9 @@ type sendResponse struct {
 }
 
 // Send POSTs part.Body, byte for byte, to {base}/cgi-bin/message/send with the
-// app's access token. If WeCom says the token is invalid or expired (40014,
+// app's access token (for a multi-tenant app: the token of part.Tenant,
+// obtained through the suite token chain; see [Client.ProcessAuth] for how
+// tenants are added). If WeCom says the token is invalid or expired (40014,
 // 42001, or 40001), Send invalidates that token (compare-and-delete), fetches a
 // new one and re-sends the same bytes once; a second failure is classified like
 // any other.
@@ -39,7 +41,10 @@ type sendResponse struct {
 // the part.
 //
 // Every other failure returns a nil Result and a *providers.Error with Provider
-// "wecom", Op "message/send" (or "gettoken" when the token could not be had),
+// "wecom", Op "message/send" (or the token call that failed: "gettoken",
+// "service/get_suite_token", "service/get_corp_token"), Tenant set when the
+// failure concerns only part.Tenant of a multi-tenant app (authorisation
+// cancelled: 40084, 48004, 301007, 2000002, …; see the unexported scope),
 // Code (errcode), HTTPStatus, Message (errmsg) and a Class from errcodeTable or
 // the transport rules of the unexported do: a request that may have been
 // applied (timeout, reset, 5xx, undecodable answer) is ClassUnknownOutcome.
@@ -47,13 +52,13 @@ func (c *Client) Send(ctx context.Context, part *providers.Part) (*providers.Res
 	if part == nil || len(part.Body) == 0 {
 		return nil, &providers.Error{Provider: ProviderName, Op: opSend, Class: providers.ClassPermanent, Message: "empty part: nothing to send"}
 	}
-	data, st, err := c.call(ctx, opSend, pathSend, part.Body)
+	data, st, err := c.call(ctx, part.Tenant, opSend, pathSend, part.Body)
 	if err != nil {
 		return nil, err
 	}
 	code := st.code()
 	if code != 0 && code != errAllInvalid {
-		return nil, codeError(opSend, code, st.ErrMsg)
+		return nil, c.scope(part.Tenant, codeError(opSend, code, st.ErrMsg))
 	}
 	res := sendResult(decodeSendResponse(data), part.To)
 	if code == errAllInvalid {

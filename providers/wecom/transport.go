@@ -38,14 +38,15 @@ func (s apiStatus) code() int {
 	return *s.ErrCode
 }
 
-// call POSTs body to path with the app's access token and returns the response
-// body and its errcode. When WeCom says the token is bad (40014, 42001, 40001 on
-// a business call; see errcodeTable), call invalidates exactly that token in the
-// TokenStore (compare-and-delete), gets a fresh one and POSTs the same body bytes
-// once more; the second answer is returned whatever it is, for the caller to
+// call POSTs body to path with the access token of tenant ("" for a
+// self-built app) and returns the response body and its errcode. When WeCom
+// says the token is bad (40014, 42001, 40001 on a business call; see
+// errcodeTable), call invalidates exactly that token in the TokenStore
+// (compare-and-delete), gets a fresh one and POSTs the same body bytes once
+// more; the second answer is returned whatever it is, for the caller to
 // classify. The errcode is not turned into an error here.
-func (c *Client) call(ctx context.Context, op, path string, body []byte) ([]byte, apiStatus, error) {
-	tok, err := c.accessToken(ctx, op)
+func (c *Client) call(ctx context.Context, tenant, op, path string, body []byte) ([]byte, apiStatus, error) {
+	tok, key, err := c.accessToken(ctx, op, tenant)
 	if err != nil {
 		return nil, apiStatus{}, err
 	}
@@ -53,13 +54,13 @@ func (c *Client) call(ctx context.Context, op, path string, body []byte) ([]byte
 	if err != nil || !needsRefresh(st.code()) {
 		return data, st, err
 	}
-	if err := c.tokens.Invalidate(ctx, c.tokenKey, tok); err != nil {
+	if err := c.tokens.Invalidate(ctx, key, tok); err != nil {
 		return nil, st, &providers.Error{
 			Provider: ProviderName, Op: op, Class: providers.ClassRetryable, Code: st.code(),
 			Message: "access token rejected and invalidating it failed", Err: c.redact(err, tok),
 		}
 	}
-	tok, err = c.accessToken(ctx, op)
+	tok, _, err = c.accessToken(ctx, op, tenant)
 	if err != nil {
 		return nil, st, err
 	}
@@ -192,12 +193,12 @@ func retryAfter(h string, now time.Time) time.Duration {
 }
 
 // redactedQuery are the query parameters whose values never appear in errors.
-var redactedQuery = []string{"corpsecret", "access_token"}
+var redactedQuery = []string{"corpsecret", "access_token", "suite_access_token"}
 
 // redact returns err without secrets: a *url.Error (which net/http fills with the
 // full request URL, query included) gets its URL redacted, and if the text still
-// contains the app secret or one of secrets, the error is replaced by its redacted
-// text.
+// contains the app or suite secret or one of secrets, the error is replaced by
+// its redacted text.
 func (c *Client) redact(err error, secrets ...string) error {
 	if err == nil {
 		return nil
@@ -219,9 +220,10 @@ func (c *Client) redact(err error, secrets ...string) error {
 	return err
 }
 
-// redactText replaces the app secret and secrets (raw and query-escaped) in s.
+// redactText replaces the app secret, the suite secret and secrets (raw and
+// query-escaped) in s.
 func (c *Client) redactText(s string, secrets ...string) string {
-	for _, sec := range append([]string{c.cfg.Secret}, secrets...) {
+	for _, sec := range append([]string{c.cfg.Secret, c.cfg.SuiteSecret}, secrets...) {
 		if sec == "" {
 			continue
 		}

@@ -31,16 +31,26 @@ type app struct {
 	token   *token // the current token, if any
 	fetches int
 	taskIDs map[string]struct{} // template_card task_ids used by this app
+	// install is set for the app of a suite installed in a corp (InstallTenant).
+	install *install
+	// unlicensed are members without 基础接口许可: message/send lists them in
+	// unlicenseduser and does not deliver to them.
+	unlicensed map[string]bool
+	// callback is where the app's own data callbacks go (SetAppCallback).
+	callback *CallbackConfig
 }
 
 // corp is a corp's directory. All ids are stored lower-cased for users (WeCom
 // plaintext userids are case-insensitive) and as given for departments and tags.
 type corp struct {
-	id    string // as first added
-	users map[string]struct{}
-	order []string // users in insertion order, for @all
-	depts map[string]*dept
-	tags  map[string]*tag
+	id string // as first added
+	// caseSensitive corps (those seen through a third-party suite) keep
+	// userids as given: encrypted ids are case-sensitive.
+	caseSensitive bool
+	users         map[string]struct{}
+	order         []string // users in insertion order, for @all
+	depts         map[string]*dept
+	tags          map[string]*tag
 }
 
 type dept struct {
@@ -54,6 +64,15 @@ type tag struct {
 }
 
 func normUser(id string) string { return strings.ToLower(strings.TrimSpace(id)) }
+
+// norm is the form of a userid in c: lower-cased (plaintext ids are
+// case-insensitive) unless c is case-sensitive.
+func (c *corp) norm(id string) string {
+	if c.caseSensitive {
+		return strings.TrimSpace(id)
+	}
+	return normUser(id)
+}
 
 func corpKey(id string) string { return strings.ToLower(strings.TrimSpace(id)) }
 
@@ -110,7 +129,7 @@ func (s *Sim) AddUsers(corpID string, ids ...string) {
 func (s *Sim) addUsersLocked(c *corp, ids []string) []string {
 	var added []string
 	for _, id := range ids {
-		u := normUser(id)
+		u := c.norm(id)
 		if u == "" {
 			continue
 		}
@@ -132,7 +151,7 @@ func (s *Sim) RemoveUsers(corpID string, ids ...string) {
 	c := s.corpLocked(corpID)
 	gone := map[string]bool{}
 	for _, id := range ids {
-		u := normUser(id)
+		u := c.norm(id)
 		gone[u] = true
 		delete(c.users, u)
 	}
@@ -242,4 +261,14 @@ func (c *corp) expandDept(id string, seen map[string]bool, out func(string)) {
 	for _, ch := range d.children {
 		c.expandDept(ch, seen, out)
 	}
+}
+
+// userRecKeyLocked is the key of user's delivery records: the id as given when
+// a case-sensitive corp delivered to it, else lower-cased; s.mu must be held.
+func (s *Sim) userRecKeyLocked(user string) string {
+	u := strings.TrimSpace(user)
+	if _, ok := s.rec.counters[u]; ok {
+		return u
+	}
+	return normUser(u)
 }

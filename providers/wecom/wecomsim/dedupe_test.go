@@ -73,7 +73,7 @@ func TestDuplicateReplaysOriginalAnswer(t *testing.T) {
 	b := setup(t)
 	tok := b.token()
 	body := `{"touser":"alice|ghost","msgtype":"template_card","agentid":1000002,"enable_duplicate_check":1,` +
-		`"template_card":{"card_type":"button_interaction","task_id":"T9","button_list":[{"text":"ok","key":"k"}]}}`
+		`"template_card":{"card_type":"button_interaction","task_id":"T9","main_title":{"title":"t"},"button_list":[{"text":"ok","key":"k"}]}}`
 	first := b.send(tok, body)
 	wantCode(t, first, CodeOK)
 	// Not refused for reusing task_id: the duplicate check answers first.

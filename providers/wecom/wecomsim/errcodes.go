@@ -85,45 +85,75 @@ const (
 	// CodeAgentMismatch (301002) 无权限操作指定的应用: the agentid names another app
 	// of the corp than the one the access_token was issued to.
 	CodeAgentMismatch = 301002
+	// CodeInvalidAuthCode (40078) 不合法的临时授权码: get_permanent_code with an
+	// auth_code unknown, used or older than 10 minutes.
+	CodeInvalidAuthCode = 40078
+	// CodeInvalidSuiteSecret (40080) 不合法的suitesecret: get_suite_token with a
+	// wrong suite_secret.
+	CodeInvalidSuiteSecret = 40080
+	// CodeInvalidSuiteToken (40082) 不合法的suite_token: unknown or missing
+	// suite_access_token.
+	CodeInvalidSuiteToken = 40082
+	// CodeInvalidSuiteID (40083) 不合法的suiteid: get_suite_token for an unknown suite.
+	CodeInvalidSuiteID = 40083
+	// CodeInvalidPermanentCode (40084) 不合法的permanent_code (企业是否已取消授权该套件):
+	// a wrong permanent code, or a corp that cancelled its authorisation.
+	CodeInvalidPermanentCode = 40084
+	// CodeInvalidSuiteTicket (40085) 不合法的suite_ticket: neither the suite's
+	// current ticket nor its previous one within 30 minutes.
+	CodeInvalidSuiteTicket = 40085
+	// CodeSuiteTokenExpired (42009) suite_access_token已过期.
+	CodeSuiteTokenExpired = 42009
+	// CodeAuthInvalid (48004) 授权关系无效: message/send with a token of a corp
+	// that cancelled its authorisation.
+	CodeAuthInvalid = 48004
 )
 
 var errMsgs = map[int]string{
-	CodeSystemBusy:          "system busy",
-	CodeOK:                  "ok",
-	CodeInvalidSecret:       "invalid credential",
-	CodeInvalidMsgType:      "invalid message type",
-	CodeInvalidCorpID:       "invalid corpid",
-	CodeInvalidToken:        "invalid access_token",
-	CodeTooManyUsers:        "invalid user list size",
-	CodeInvalidChar:         "invalid charset. please check your request, if include \\uxxxx will create fail!",
-	CodeInvalidParam:        "invalid parameter",
-	CodeInvalidAgentID:      "invalid agentid",
-	CodeInvalidRequestParam: "invalid Request Parameter",
-	CodeNewsNoSafe:          "news message not support safe",
-	CodeMissingToken:        "access_token missing",
-	CodeMissingCorpID:       "corpid missing",
-	CodeMissingSecret:       "corpsecret missing",
-	CodeMissingMediaID:      "media_id missing",
-	CodeMissingURL:          "url missing",
-	CodeMissingAgentID:      "agentid missing",
-	CodeMissingTitle:        "title missing",
-	CodeMissingDescription:  "description missing",
-	CodeTokenExpired:        "access_token expired",
-	CodeInvalidTaskID:       "invalid task_id",
-	CodeInvalidCardType:     "invalid template_card.card_type",
-	CodeInvalidButtonKey:    "invalid button_list.key",
-	CodeRecallExpired:       "msgid expired",
-	CodeEmptyContent:        "empty content",
-	CodeContentTooLong:      "content size out of limit",
-	CodeTooManyArticles:     "article size out of limit",
-	CodeFreqLimit:           "api freq out of limit",
-	CodeAuthorTooLong:       "author size out of limit",
-	CodeConcurrencyLimit:    "api concurrent out of limit",
-	CodeAllInvalid:          "user & party & tag all invalid",
-	CodeNoRecipients:        "all touser & toparty & totag empty",
-	CodeTooManyParties:      "invalid party list size",
-	CodeTooManyTags:         "invalid tag list size",
-	CodeAgentMismatch:       "not allow operate another agent with this accesstoken.",
+	CodeSystemBusy:           "system busy",
+	CodeOK:                   "ok",
+	CodeInvalidSecret:        "invalid credential",
+	CodeInvalidMsgType:       "invalid message type",
+	CodeInvalidCorpID:        "invalid corpid",
+	CodeInvalidToken:         "invalid access_token",
+	CodeTooManyUsers:         "invalid user list size",
+	CodeInvalidChar:          "invalid charset. please check your request, if include \\uxxxx will create fail!",
+	CodeInvalidParam:         "invalid parameter",
+	CodeInvalidAgentID:       "invalid agentid",
+	CodeInvalidRequestParam:  "invalid Request Parameter",
+	CodeNewsNoSafe:           "news message not support safe",
+	CodeMissingToken:         "access_token missing",
+	CodeMissingCorpID:        "corpid missing",
+	CodeMissingSecret:        "corpsecret missing",
+	CodeMissingMediaID:       "media_id missing",
+	CodeMissingURL:           "url missing",
+	CodeMissingAgentID:       "agentid missing",
+	CodeMissingTitle:         "title missing",
+	CodeMissingDescription:   "description missing",
+	CodeTokenExpired:         "access_token expired",
+	CodeInvalidTaskID:        "invalid task_id",
+	CodeInvalidCardType:      "invalid template_card.card_type",
+	CodeInvalidButtonKey:     "invalid button_list.key",
+	CodeRecallExpired:        "msgid expired",
+	CodeEmptyContent:         "empty content",
+	CodeContentTooLong:       "content size out of limit",
+	CodeTooManyArticles:      "article size out of limit",
+	CodeFreqLimit:            "api freq out of limit",
+	CodeAuthorTooLong:        "author size out of limit",
+	CodeConcurrencyLimit:     "api concurrent out of limit",
+	CodeAllInvalid:           "user & party & tag all invalid",
+	CodeNoRecipients:         "all touser & toparty & totag empty",
+	CodeTooManyParties:       "invalid party list size",
+	CodeTooManyTags:          "invalid tag list size",
+	CodeAgentMismatch:        "not allow operate another agent with this accesstoken.",
+	CodeInvalidAuthCode:      "invalid auth code",
+	CodeInvalidSuiteSecret:   "invalid suite secret",
+	CodeInvalidSuiteToken:    "invalid suite token",
+	CodeInvalidSuiteID:       "invalid suite id",
+	CodeInvalidPermanentCode: "invalid permanent code",
+	CodeInvalidSuiteTicket:   "invalid suite ticket",
+	CodeSuiteTokenExpired:    "suite_access_token expired",
+	CodeAuthInvalid:          "auth relation invalid",
 }
 
 // errMsg returns the errmsg for code, shaped like WeCom's ("…, more info at …").

@@ -15,7 +15,8 @@ type Request struct {
 	Seq int64 `json:"seq"`
 	// At is the simulator-clock time the request was handled (after any latency).
 	At time.Time `json:"at"`
-	// Endpoint is EndpointGetToken, EndpointSend or EndpointRecall.
+	// Endpoint is EndpointGetToken, EndpointSend, EndpointRecall or one of the
+	// suite endpoints (EndpointSuiteToken, …).
 	Endpoint string `json:"endpoint"`
 	// Method is the HTTP method.
 	Method string `json:"method"`
@@ -40,8 +41,9 @@ type Request struct {
 	// Cancelled is true when the client gave up during injected latency; the
 	// request was not applied.
 	Cancelled bool `json:"cancelled,omitempty"`
-	// Body is the request body (message/send and message/recall only; gettoken
-	// carries its secret in the URL, which is never recorded).
+	// Body is the request body (message/send and message/recall only: gettoken
+	// carries its secret in the URL, which is never recorded, and the service/
+	// endpoints carry suite secrets, tickets and permanent codes).
 	Body string `json:"body,omitempty"`
 }
 
@@ -194,7 +196,7 @@ func (s *Sim) Deliveries(user string) []Delivery {
 	if user == "" {
 		return copyDeliveries(s.rec.deliveries)
 	}
-	return copyDeliveries(s.rec.byUser[normUser(user)])
+	return copyDeliveries(s.rec.byUser[s.userRecKeyLocked(user)])
 }
 
 // DeliveryCount returns the number of deliveries to all members.
@@ -243,7 +245,7 @@ func (s *Sim) RequestsTo(endpoint string) []Request {
 func (s *Sim) Counters(user string) UserCounters {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if c := s.rec.counters[normUser(user)]; c != nil {
+	if c := s.rec.counters[s.userRecKeyLocked(user)]; c != nil {
 		return *c
 	}
 	return UserCounters{}

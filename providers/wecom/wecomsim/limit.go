@@ -3,6 +3,7 @@ package wecomsim
 import (
 	"fmt"
 	"sort"
+	"strings"
 	"time"
 )
 
@@ -123,7 +124,11 @@ func (s *Sim) admitLocked(a *app, user string, now time.Time) (ok bool, reason s
 func (s *Sim) WindowCount(corpID string, agentID int64, user string, d time.Duration) int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	w := s.windows[userKey{app: appKey{corp: corpKey(corpID), agent: agentID}, user: normUser(user)}]
+	k := userKey{app: appKey{corp: corpKey(corpID), agent: agentID}, user: strings.TrimSpace(user)}
+	if c := s.corps[corpKey(corpID)]; c != nil {
+		k.user = c.norm(user)
+	}
+	w := s.windows[k]
 	if w == nil {
 		return 0
 	}

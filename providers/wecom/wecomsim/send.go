@@ -35,8 +35,10 @@ type sendResp struct {
 	InvalidUser  any    `json:"invaliduser,omitempty"`
 	InvalidParty any    `json:"invalidparty,omitempty"`
 	InvalidTag   any    `json:"invalidtag,omitempty"`
-	MsgID        string `json:"msgid,omitempty"`
-	ResponseCode string `json:"response_code,omitempty"`
+	// UnlicensedUser lists members without 基础接口许可 (third-party tenants).
+	UnlicensedUser any    `json:"unlicenseduser,omitempty"`
+	MsgID          string `json:"msgid,omitempty"`
+	ResponseCode   string `json:"response_code,omitempty"`
 }
 
 // idList renders an invalid* list in the configured shape: "a|b" (omitted when
@@ -121,7 +123,12 @@ func (s *Sim) handleSend(r *http.Request, body []byte, rec *Request) reply {
 	if req.interactive {
 		m.responseCode = s.randIDLocked(43)
 	}
+	var unlicensed []string
 	for _, u := range members {
+		if a.unlicensed[u] {
+			unlicensed = append(unlicensed, u)
+			continue
+		}
 		ok, reason, lim := s.admitLocked(a, u, now)
 		if !ok {
 			m.dropped = append(m.dropped, u)
@@ -149,6 +156,9 @@ func (s *Sim) handleSend(r *http.Request, body []byte, rec *Request) reply {
 		ErrCode: CodeOK, ErrMsg: errMsg(CodeOK),
 		InvalidUser: s.idList(invUsers), InvalidParty: s.idList(invParty), InvalidTag: s.idList(invTag),
 		MsgID: m.id, ResponseCode: m.responseCode,
+	}
+	if len(unlicensed) > 0 {
+		m.resp.UnlicensedUser = strings.Join(unlicensed, "|")
 	}
 	s.msgs[m.id] = m
 	if req.dupCheck && !s.opts.IgnoreDuplicateCheck {
@@ -180,7 +190,7 @@ func resolve(c *corp, req *sendReq) (members []string, valid int, invUsers, invP
 	}
 	invSeen := map[string]bool{}
 	for _, id := range req.users {
-		u := normUser(id)
+		u := c.norm(id)
 		if _, ok := c.users[u]; ok {
 			valid++
 			add(u)

@@ -78,7 +78,7 @@ func TestSendValidation(t *testing.T) {
 		{desc: "mpnews without thumb", body: `{"touser":"alice","msgtype":"mpnews","agentid":1000002,"mpnews":{"articles":[{"title":"t","content":"c"}]}}`, wantCode: CodeMissingMediaID},
 		{desc: "mpnews long author", body: fmt.Sprintf(`{"touser":"alice","msgtype":"mpnews","agentid":1000002,"mpnews":{"articles":[{"title":"t","thumb_media_id":"m","content":"c","author":%q}]}}`, strings.Repeat("a", 65)), wantCode: CodeAuthorTooLong},
 		{desc: "miniprogram_notice ok", body: `{"touser":"alice","msgtype":"miniprogram_notice","agentid":1000002,"miniprogram_notice":{"appid":"wx1","title":"会议室预订成功"}}`, wantCode: CodeOK},
-		{desc: "miniprogram_notice without appid", body: `{"touser":"alice","msgtype":"miniprogram_notice","agentid":1000002,"miniprogram_notice":{"title":"t"}}`, wantCode: CodeInvalidRequestParam},
+		{desc: "miniprogram_notice without appid", body: `{"touser":"alice","msgtype":"miniprogram_notice","agentid":1000002,"miniprogram_notice":{"title":"会议室预订成功"}}`, wantCode: CodeMiniAppIDMissing},
 		{desc: "template_card text_notice", body: card(`{"card_type":"text_notice","main_title":{"title":"t"},"card_action":{"type":1,"url":"https://x"}}`), wantCode: CodeOK},
 		{desc: "template_card bad type", body: card(`{"card_type":"fancy"}`), wantCode: CodeInvalidCardType},
 		{desc: "template_card missing", body: fmt.Sprintf(`{"touser":"alice","msgtype":"template_card","agentid":%d}`, agent), wantCode: CodeInvalidCardType},
@@ -86,8 +86,8 @@ func TestSendValidation(t *testing.T) {
 		{desc: "action_menu without task_id", body: card(`{"card_type":"text_notice","main_title":{"title":"t"},"action_menu":{"desc":"d","action_list":[{"text":"a","key":"k"}]}}`), wantCode: CodeInvalidTaskID},
 		{desc: "bad task_id characters", body: card(`{"card_type":"vote_interaction","task_id":"a b"}`), wantCode: CodeInvalidTaskID},
 		{desc: "task_id of 129 bytes", body: card(fmt.Sprintf(`{"card_type":"vote_interaction","task_id":%q}`, strings.Repeat("a", 129))), wantCode: CodeInvalidTaskID},
-		{desc: "callback button without key", body: card(`{"card_type":"button_interaction","task_id":"t1","button_list":[{"text":"ok"}]}`), wantCode: CodeInvalidButtonKey},
-		{desc: "url button needs no key", body: card(`{"card_type":"button_interaction","task_id":"t1","button_list":[{"type":1,"text":"ok","url":"https://x"}]}`), wantCode: CodeOK},
+		{desc: "callback button without key", body: card(`{"card_type":"button_interaction","task_id":"t1","main_title":{"title":"t"},"button_list":[{"text":"ok"}]}`), wantCode: CodeInvalidButtonKey},
+		{desc: "url button needs no key", body: card(`{"card_type":"button_interaction","task_id":"t1","main_title":{"title":"t"},"button_list":[{"type":1,"text":"ok","url":"https://x"}]}`), wantCode: CodeOK},
 	}
 	for _, tc := range tests {
 		t.Run(tc.desc, func(t *testing.T) {
@@ -271,11 +271,11 @@ func TestTemplateCard(t *testing.T) {
 		card             string
 		wantResponseCode bool
 	}{
-		{desc: "button_interaction", card: `{"card_type":"button_interaction","task_id":"T1","button_list":[{"text":"ok","key":"k"}]}`, wantResponseCode: true},
-		{desc: "vote_interaction", card: `{"card_type":"vote_interaction","task_id":"T1"}`, wantResponseCode: true},
-		{desc: "multiple_interaction", card: `{"card_type":"multiple_interaction","task_id":"T1"}`, wantResponseCode: true},
-		{desc: "text_notice", card: `{"card_type":"text_notice","task_id":"T1","sub_title_text":"s"}`},
-		{desc: "news_notice", card: `{"card_type":"news_notice","task_id":"T1","main_title":{"title":"t"}}`},
+		{desc: "button_interaction", card: `{"card_type":"button_interaction","task_id":"T1","main_title":{"title":"t"},"button_list":[{"text":"ok","key":"k"}]}`, wantResponseCode: true},
+		{desc: "vote_interaction", card: `{"card_type":"vote_interaction","task_id":"T1","main_title":{"title":"t"},"checkbox":{"question_key":"q","option_list":[{"id":"a","text":"A"}]},"submit_button":{"text":"ok","key":"s"}}`, wantResponseCode: true},
+		{desc: "multiple_interaction", card: `{"card_type":"multiple_interaction","task_id":"T1","main_title":{"title":"t"},"select_list":[{"question_key":"q","option_list":[{"id":"a","text":"A"}]}],"submit_button":{"text":"ok","key":"s"}}`, wantResponseCode: true},
+		{desc: "text_notice", card: `{"card_type":"text_notice","task_id":"T1","sub_title_text":"s","card_action":{"type":1,"url":"https://x"}}`},
+		{desc: "news_notice", card: `{"card_type":"news_notice","task_id":"T1","main_title":{"title":"t"},"card_image":{"url":"https://x/p.png"},"card_action":{"type":1,"url":"https://x"}}`},
 	}
 	for _, tc := range tests {
 		t.Run(tc.desc, func(t *testing.T) {

@@ -21,7 +21,20 @@ const (
 	EndpointGetToken = "gettoken"
 	EndpointSend     = "message/send"
 	EndpointRecall   = "message/recall"
+	// The suite endpoints of third-party and custom (代开发) apps.
+	EndpointSuiteToken    = "service/get_suite_token"
+	EndpointCorpToken     = "service/get_corp_token"
+	EndpointPermanentCode = "service/v2/get_permanent_code"
+	EndpointAuthInfo      = "service/v2/get_auth_info"
 )
+
+// secretEndpoints carry secrets in their query or body (secrets, suite
+// secrets, tickets, permanent codes, auth codes): their bodies are never
+// recorded.
+var secretEndpoints = map[string]bool{
+	EndpointGetToken: true, EndpointSuiteToken: true, EndpointCorpToken: true,
+	EndpointPermanentCode: true, EndpointAuthInfo: true,
+}
 
 // Defaults of [Options].
 const (
@@ -89,6 +102,9 @@ type Options struct {
 	// default "a|b" strings (present only when non-empty). Both shapes are
 	// observed from WeCom.
 	ArrayShapedInvalid bool
+	// CallbackClient fires callbacks at the dispatcher (Sim.Fire…). Default: a
+	// client with a 10 s timeout.
+	CallbackClient *http.Client
 }
 
 // Sim is a simulated WeCom API for self-built apps. It is an http.Handler serving
@@ -115,6 +131,9 @@ type Sim struct {
 	windows    map[userKey]*window
 	daily      map[appKey]*dailyCount
 	conc       map[concKey]*concCount
+	suites     map[string]*suite      // by suite id
+	suiteToks  map[string]*suiteToken // by token value
+	authCodes  map[string]*authCode   // by code
 	faults     []Fault
 	rates      FaultRates
 	down       bool
@@ -130,18 +149,21 @@ type Sim struct {
 // [Sim.AddUsers].
 func New(opts Options) *Sim {
 	s := &Sim{
-		opts:    opts,
-		clock:   opts.Clock,
-		log:     opts.Logger,
-		corps:   map[string]*corp{},
-		apps:    map[appKey]*app{},
-		tokens:  map[string]*token{},
-		msgs:    map[string]*message{},
-		dedupe:  map[dedupeKey]*dedupeEntry{},
-		windows: map[userKey]*window{},
-		daily:   map[appKey]*dailyCount{},
-		conc:    map[concKey]*concCount{},
-		changed: make(chan struct{}),
+		opts:      opts,
+		clock:     opts.Clock,
+		log:       opts.Logger,
+		corps:     map[string]*corp{},
+		apps:      map[appKey]*app{},
+		tokens:    map[string]*token{},
+		msgs:      map[string]*message{},
+		dedupe:    map[dedupeKey]*dedupeEntry{},
+		windows:   map[userKey]*window{},
+		daily:     map[appKey]*dailyCount{},
+		conc:      map[concKey]*concCount{},
+		suites:    map[string]*suite{},
+		suiteToks: map[string]*suiteToken{},
+		authCodes: map[string]*authCode{},
+		changed:   make(chan struct{}),
 	}
 	if s.clock == nil {
 		s.clock = time.Now
@@ -185,6 +207,14 @@ func New(opts Options) *Sim {
 	s.mux.HandleFunc("/cgi-bin/message/recall", func(w http.ResponseWriter, r *http.Request) {
 		s.serveAPI(w, r, EndpointRecall, s.handleRecall)
 	})
+	for ep, h := range map[string]apiHandler{
+		EndpointSuiteToken:    s.handleSuiteToken,
+		EndpointCorpToken:     s.handleCorpToken,
+		EndpointPermanentCode: s.handlePermanentCode,
+		EndpointAuthInfo:      s.handleAuthInfo,
+	} {
+		s.mux.HandleFunc("/cgi-bin/"+ep, func(w http.ResponseWriter, r *http.Request) { s.serveAPI(w, r, ep, h) })
+	}
 	s.routeInspect()
 	return s
 }
@@ -254,7 +284,7 @@ func errReply(rec *Request, code int) reply {
 func (s *Sim) serveAPI(w http.ResponseWriter, r *http.Request, endpoint string, h apiHandler) {
 	body, bodyErr := io.ReadAll(io.LimitReader(r.Body, MaxBodyBytes+1))
 	rec := Request{Endpoint: endpoint, Method: r.Method}
-	if endpoint != EndpointGetToken {
+	if !secretEndpoints[endpoint] {
 		rec.Body = string(body)
 	}
 

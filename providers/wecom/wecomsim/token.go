@@ -48,7 +48,7 @@ func (s *Sim) handleGetToken(r *http.Request, _ []byte, rec *Request) reply {
 	rec.CorpID = c.id
 	var a *app
 	for k, cand := range s.apps {
-		if k.corp == corpKey(corpID) && cand.Secret == secret {
+		if k.corp == corpKey(corpID) && cand.Secret != "" && cand.Secret == secret && (cand.install == nil || !cand.install.cancelled) {
 			a = cand
 			break
 		}
@@ -92,6 +92,9 @@ func (s *Sim) authLocked(r *http.Request, now time.Time, rec *Request) (*app, in
 	rec.AgentID = t.app.AgentID
 	if !now.Before(t.expires) {
 		return nil, s.opts.ExpiredTokenCode
+	}
+	if in := t.app.install; in != nil && in.cancelled {
+		return nil, CodeAuthInvalid // 授权关系无效: the corp cancelled the authorisation
 	}
 	return t.app, CodeOK
 }

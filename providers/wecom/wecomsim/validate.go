@@ -20,6 +20,13 @@ const (
 	maxToTag         = 100
 	maxTaskIDBytes   = 128
 	interactionCards = "button_interaction vote_interaction multiple_interaction"
+
+	maxMiniPageBytes  = 1024 // miniprogram_notice page
+	minMiniTitleChars = 4    // miniprogram_notice title, description
+	maxMiniTitleChars = 12
+	maxMiniItems      = 10 // content_item
+	maxMiniKeyChars   = 10
+	maxMiniValueChars = 30
 )
 
 // msgTypes are the msgtypes a self-built app may send.
@@ -109,23 +116,10 @@ type miniObj struct {
 	Page        string `json:"page"`
 	Title       string `json:"title"`
 	Description string `json:"description"`
-}
-
-type cardObj struct {
-	CardType  string `json:"card_type"`
-	TaskID    string `json:"task_id"`
-	MainTitle *struct {
-		Title string `json:"title"`
-		Desc  string `json:"desc"`
-	} `json:"main_title"`
-	SubTitleText string          `json:"sub_title_text"`
-	ActionMenu   json.RawMessage `json:"action_menu"`
-	ButtonList   []struct {
-		Type int    `json:"type"`
-		Text string `json:"text"`
-		Key  string `json:"key"`
-		URL  string `json:"url"`
-	} `json:"button_list"`
+	ContentItem []struct {
+		Key   string `json:"key"`
+		Value string `json:"value"`
+	} `json:"content_item"`
 }
 
 // sendReq is a parsed message/send request.
@@ -283,6 +277,8 @@ func (req *sendReq) validateContent() int {
 			return CodeMissingDescription
 		case c.URL == "":
 			return CodeMissingURL
+		case !hasScheme(c.URL):
+			return CodeURLWithoutScheme
 		}
 		req.summary = c.Title + "\n" + c.Description
 	case "news":
@@ -296,8 +292,14 @@ func (req *sendReq) validateContent() int {
 			return CodeTooManyArticles
 		}
 		for _, a := range b.News.Articles {
-			if a.Title == "" {
+			switch {
+			case a.Title == "":
 				return CodeMissingTitle
+			case (a.AppID == "") != (a.PagePath == ""), a.URL == "" && a.AppID == "":
+				// "appid和pagepath必须同时填写", "小程序或者url必须填写一个"
+				return CodeInvalidRequestParam
+			case a.URL != "" && !hasScheme(a.URL), a.PicURL != "" && !hasScheme(a.PicURL):
+				return CodeURLWithoutScheme
 			}
 		}
 		req.summary = b.News.Articles[0].Title
@@ -327,13 +329,10 @@ func (req *sendReq) validateContent() int {
 		}
 		req.summary = b.MPNews.Articles[0].Title
 	case "miniprogram_notice":
-		m := b.MiniprogramNotice
-		switch {
-		case m == nil || m.AppID == "":
-			return CodeInvalidRequestParam
-		case m.Title == "":
-			return CodeMissingTitle
+		if code := b.MiniprogramNotice.check(); code != CodeOK {
+			return code
 		}
+		m := b.MiniprogramNotice
 		req.summary = m.Title
 	case "template_card":
 		return req.validateCard()
@@ -343,36 +342,39 @@ func (req *sendReq) validateContent() int {
 	return CodeOK
 }
 
-// validateCard checks a template_card: card_type, task_id (required for the
-// interaction types and with action_menu; 1–128 bytes of [0-9A-Za-z_-@]) and
-// callback button keys.
-func (req *sendReq) validateCard() int {
-	c := req.b.TemplateCard
-	if c == nil || !cardTypes[c.CardType] {
-		return CodeInvalidCardType
-	}
-	req.interactive = strings.Contains(interactionCards, c.CardType)
-	hasMenu := len(c.ActionMenu) > 0 && string(c.ActionMenu) != "null"
-	if c.TaskID != "" {
-		if len(c.TaskID) > maxTaskIDBytes || !taskIDRe.MatchString(c.TaskID) {
-			return CodeInvalidTaskID
-		}
-	} else if req.interactive || hasMenu {
-		return CodeInvalidTaskID
-	}
-	req.taskID = c.TaskID
-	if c.CardType == "button_interaction" {
-		for _, btn := range c.ButtonList {
-			if btn.Type == 0 && btn.Key == "" {
-				return CodeInvalidButtonKey
-			}
-		}
-	}
+// hasScheme reports whether a URL starts with http:// or https:// (45034
+// "url必须有协议头").
+func hasScheme(u string) bool {
+	l := strings.ToLower(u)
+	return strings.HasPrefix(l, "http://") || strings.HasPrefix(l, "https://")
+}
+
+// check validates a miniprogram_notice: appid (90200), title (41016; 4–12
+// characters, "长度限制4-12个汉字", else 40058), description (4–12 characters
+// when set, else 40058), page (≤ 1024 bytes, 90204), content_item (≤ 10,
+// 90201; key 1–10 characters, 90202; value 1–30 characters, 90203).
+func (m *miniObj) check() int {
+	chars := utf8.RuneCountInString
 	switch {
-	case c.MainTitle != nil && c.MainTitle.Title != "":
-		req.summary = c.MainTitle.Title
-	default:
-		req.summary = c.SubTitleText
+	case m == nil || m.AppID == "":
+		return CodeMiniAppIDMissing
+	case m.Title == "":
+		return CodeMissingTitle
+	case chars(m.Title) < minMiniTitleChars || chars(m.Title) > maxMiniTitleChars,
+		m.Description != "" && (chars(m.Description) < minMiniTitleChars || chars(m.Description) > maxMiniTitleChars):
+		return CodeInvalidRequestParam
+	case len(m.Page) > maxMiniPageBytes:
+		return CodeMiniPage
+	case len(m.ContentItem) > maxMiniItems:
+		return CodeMiniTooManyItems
+	}
+	for _, it := range m.ContentItem {
+		switch {
+		case it.Key == "" || chars(it.Key) > maxMiniKeyChars:
+			return CodeMiniKeyLength
+		case it.Value == "" || chars(it.Value) > maxMiniValueChars:
+			return CodeMiniValueLength
+		}
 	}
 	return CodeOK
 }

@@ -1,0 +1,142 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"time"
+
+	"github.com/hibiken/asynq"
+	"github.com/redis/go-redis/v9"
+
+	"github.com/msgdispatch/msgdispatch/internal/catalog"
+	"github.com/msgdispatch/msgdispatch/internal/config"
+)
+
+// API server timeouts.
+const (
+	apiReadHeaderTimeout = 5 * time.Second
+	apiReadTimeout       = 10 * time.Second
+	apiWriteTimeout      = 10 * time.Second
+	apiIdleTimeout       = 60 * time.Second
+	// apiShutdownTimeout bounds the wait for requests in flight on SIGTERM.
+	apiShutdownTimeout = 10 * time.Second
+	// readyTimeout bounds the Redis ping of /readyz.
+	readyTimeout = 2 * time.Second
+)
+
+// apiListeningKey is a context key whose value, a chan<- string, receives the
+// address the api server listens on (tests start it on port 0).
+type apiListeningKey struct{}
+
+// runAPI is `dispatcher api`: it serves the providers' callbacks under
+// /callbacks/{provider}/{app}, /healthz (the process is up) and /readyz (Redis
+// answers) on api.listen (or --listen) until ctx ends (SIGINT, SIGTERM), then
+// shuts down gracefully: no new connections, requests in flight finish.
+func runAPI(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("api", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	path := fs.String("config", "", "config file (required)")
+	listen := fs.String("listen", "", "address to serve on (default: api.listen of the config)")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if *path == "" {
+		return errors.New("api: --config is required")
+	}
+	cfg, err := config.Load(*path)
+	if err != nil {
+		return err
+	}
+	addr := cfg.API.Listen
+	if *listen != "" {
+		addr = *listen
+	}
+	rdb, err := openRedis(ctx, cfg.Redis)
+	if err != nil {
+		return err
+	}
+	defer rdb.Close()
+	log := slog.New(slog.NewTextHandler(stderr, nil))
+	h, err := newAPIHandler(cfg, rdb, log)
+	if err != nil {
+		return err
+	}
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return fmt.Errorf("api: listen on %s (api.listen): %w", addr, err)
+	}
+	srv := &http.Server{
+		Handler:           h,
+		ReadHeaderTimeout: apiReadHeaderTimeout,
+		ReadTimeout:       apiReadTimeout,
+		WriteTimeout:      apiWriteTimeout,
+		IdleTimeout:       apiIdleTimeout,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	}
+	served := make(chan error, 1)
+	go func() { served <- srv.Serve(ln) }()
+	log.Info("api listening", "addr", ln.Addr().String())
+	fmt.Fprintf(stdout, "api listening on http://%s\n", ln.Addr())
+	if ch, ok := ctx.Value(apiListeningKey{}).(chan<- string); ok {
+		ch <- ln.Addr().String()
+	}
+	select {
+	case err := <-served:
+		return fmt.Errorf("api: %w", err)
+	case <-ctx.Done(): // SIGINT or SIGTERM
+	}
+	log.Info("api shutting down: finishing requests in flight", "timeout", apiShutdownTimeout)
+	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), apiShutdownTimeout)
+	defer cancel()
+	if err := srv.Shutdown(sctx); err != nil {
+		return fmt.Errorf("api: shutdown: %w", err)
+	}
+	<-served // http.ErrServerClosed
+	return nil
+}
+
+// newAPIHandler routes the api server's endpoints.
+func newAPIHandler(cfg *config.Config, rdb redis.UniversalClient, log *slog.Logger) (http.Handler, error) {
+	aq := asynq.NewClientFromRedisClient(rdb) // shares rdb; closed with it
+	callbacks := map[string]http.Handler{}
+	for name, app := range cfg.Apps {
+		h, err := catalog.CallbackHandler(name, app, catalog.CallbackDeps{Redis: rdb, Asynq: aq, Logger: log})
+		if err != nil {
+			return nil, fmt.Errorf("api: app %s: %w", name, err)
+		}
+		if h != nil {
+			callbacks[app.Provider+"/"+name] = h
+		}
+	}
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		_, _ = io.WriteString(w, "ok\n")
+	})
+	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
+		ctx, cancel := context.WithTimeout(r.Context(), readyTimeout)
+		defer cancel()
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		if err := rdb.Ping(ctx).Err(); err != nil {
+			log.Warn("not ready: redis does not answer", "err", err)
+			http.Error(w, "redis unavailable", http.StatusServiceUnavailable)
+			return
+		}
+		_, _ = io.WriteString(w, "ready\n")
+	})
+	mux.HandleFunc("/callbacks/{provider}/{app}", func(w http.ResponseWriter, r *http.Request) {
+		h := callbacks[r.PathValue("provider")+"/"+r.PathValue("app")]
+		if h == nil {
+			http.NotFound(w, r) // unknown app, or one that receives no callbacks
+			return
+		}
+		h.ServeHTTP(w, r)
+	})
+	return mux, nil
+}

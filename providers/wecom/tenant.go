@@ -1,0 +1,197 @@
+package wecom
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/msgdispatch/msgdispatch/providers"
+)
+
+// Tenant is one company (authorising corp, 授权方企业) that installed a
+// third-party or custom app: the ids a message to it needs and the permanent
+// code its tokens come from.
+//
+// PermanentCode is a long-lived secret: a TenantStore keeps it encrypted at
+// rest, and Tenant's String, GoString and LogValue never print it.
+type Tenant struct {
+	// CorpID is the authorising corp's id (auth_corpid) as WeCom gives it to the
+	// suite: for a third-party app an encrypted, case-sensitive id. It is the
+	// tenant id of messages (providers.Message.Tenant).
+	CorpID string
+	// CorpName is the corp's name (auth_corp_info.corp_name), for people.
+	CorpName string
+	// AgentID is the app's agentid in that corp (auth_info.agent[0].agentid).
+	AgentID int64
+	// CorpUserMax is the corp's seat count (corp_user_max, 账号上限数); the daily
+	// send cap is CorpUserMax × 200 person-times. 0 when unknown.
+	CorpUserMax int
+	// PermanentCode is the permanent authorisation code (永久授权码); for a
+	// custom app it is the app secret.
+	PermanentCode string
+	// Disabled is set once the corp cancelled the authorisation (cancel_auth)
+	// or an operator disabled the tenant; DisabledReason and DisabledAt say
+	// why and when.
+	Disabled       bool
+	DisabledReason string
+	DisabledAt     time.Time
+	// AuthorizedAt is when the current authorisation began (the create_auth
+	// callback's TimeStamp, or when it was added by hand). A cancel_auth older
+	// than it is a late retry of a previous authorisation and is ignored.
+	AuthorizedAt time.Time
+}
+
+// String formats t without its permanent code.
+func (t Tenant) String() string {
+	state := "active"
+	if t.Disabled {
+		state = "disabled: " + t.DisabledReason
+	}
+	return fmt.Sprintf("{CorpID:%s CorpName:%s AgentID:%d CorpUserMax:%d PermanentCode:%s State:%s}",
+		t.CorpID, t.CorpName, t.AgentID, t.CorpUserMax, redactedSecret(t.PermanentCode), state)
+}
+
+// GoString is String for fmt's %#v.
+func (t Tenant) GoString() string { return "wecom.Tenant" + t.String() }
+
+// LogValue makes log/slog log t without its permanent code.
+func (t Tenant) LogValue() slog.Value {
+	return slog.GroupValue(
+		slog.String("corp_id", t.CorpID),
+		slog.String("corp_name", t.CorpName),
+		slog.Int64("agent_id", t.AgentID),
+		slog.Int("corp_user_max", t.CorpUserMax),
+		slog.Bool("disabled", t.Disabled),
+	)
+}
+
+// ErrUnknownTenant is wrapped by TenantStore.Tenant (and RekeyTenant) when
+// the app has no such tenant.
+var ErrUnknownTenant = errors.New("wecom: unknown tenant")
+
+// TenantStore keeps the tenants of one third-party or custom app. The
+// dispatcher's implementation is internal/tenant (Redis, permanent codes
+// encrypted at rest). Implementations are safe for concurrent use and never
+// put a permanent code in an error.
+type TenantStore interface {
+	// Tenant returns the tenant corpID, permanent code included; an error
+	// wrapping ErrUnknownTenant when there is none.
+	Tenant(ctx context.Context, corpID string) (*Tenant, error)
+	// PutTenant adds t or replaces the tenant with its CorpID, with the state
+	// t says (an active tenant's pause is lifted).
+	PutTenant(ctx context.Context, t *Tenant) error
+	// DisableTenant marks the tenant disabled for reason and stops sending for
+	// it, unless the tenant was (re-)authorised after at: then the call is a
+	// late repeat and changes nothing. Disabling a disabled tenant is not an
+	// error, nor is disabling an unknown one (there is nothing to stop).
+	DisableTenant(ctx context.Context, corpID, reason string, at time.Time) error
+	// RekeyTenant replaces the tenant's permanent code; an error wrapping
+	// ErrUnknownTenant when there is no such tenant.
+	RekeyTenant(ctx context.Context, corpID, permanentCode string) error
+}
+
+// ValidateApp is [Validate] plus the rules that depend on the app's config: an
+// app of mode third_party or custom sends for one tenant, so msg.Tenant is
+// required; a self-built app has no tenants, so msg.Tenant must be empty.
+// Whether the tenant exists is checked by Prepare (it needs the tenant store).
+func ValidateApp(cfg Config, msg *providers.Message) error {
+	if msg == nil {
+		return providers.Invalid("message", "is nil")
+	}
+	switch {
+	case cfg.MultiTenant() && msg.Tenant == "":
+		return providers.Invalid("tenant", "required: an app of mode %s sends for one tenant (the authorising corp id)", cfg.EffectiveMode())
+	case !cfg.MultiTenant() && msg.Tenant != "":
+		return providers.Invalid("tenant", "must be empty: a self-built app has no tenants")
+	}
+	return Validate(msg)
+}
+
+// forTenant returns the client that renders msg's parts: c itself for a
+// self-built app; for a multi-tenant app a copy of c whose agentid is the
+// tenant's. A missing or unknown tenant is a *providers.ValidationError on
+// "tenant"; a disabled one a ClassAppDisabled *providers.Error with Tenant
+// set, so that only that tenant is paused; a store failure is ClassRetryable.
+func (c *Client) forTenant(ctx context.Context, msg *providers.Message) (*Client, error) {
+	if !c.cfg.MultiTenant() {
+		if msg.Tenant != "" {
+			return nil, providers.Invalid("tenant", "must be empty: a self-built app has no tenants")
+		}
+		return c, nil
+	}
+	if msg.Tenant == "" {
+		return nil, providers.Invalid("tenant", "required: an app of mode %s sends for one tenant (the authorising corp id)", c.cfg.EffectiveMode())
+	}
+	t, err := c.lookupTenant(ctx, opPrepare, msg.Tenant)
+	if err != nil {
+		if errors.Is(err, ErrUnknownTenant) {
+			return nil, providers.Invalid("tenant", "unknown tenant %q: the corp has not installed the app (or was removed); add it with `dispatcher tenant add`", msg.Tenant)
+		}
+		return nil, err
+	}
+	if t.Disabled {
+		return nil, disabledError(opPrepare, t)
+	}
+	if t.AgentID <= 0 {
+		return nil, &providers.Error{Provider: ProviderName, Op: opPrepare, Class: providers.ClassAppDisabled, Tenant: t.CorpID,
+			Message: fmt.Sprintf("tenant %s has no agentid", t.CorpID)}
+	}
+	cp := *c
+	cp.cfg.AgentID = t.AgentID
+	return &cp, nil
+}
+
+// lookupTenant reads tenant corpID from the store. ErrUnknownTenant is
+// returned wrapped as it came; other failures are ClassRetryable for op.
+func (c *Client) lookupTenant(ctx context.Context, op, corpID string) (*Tenant, error) {
+	if c.tenants == nil {
+		return nil, &providers.Error{Provider: ProviderName, Op: op, Class: providers.ClassAppDisabled, Message: "no tenant store configured"}
+	}
+	t, err := c.tenants.Tenant(ctx, corpID)
+	if errors.Is(err, ErrUnknownTenant) {
+		return nil, err
+	}
+	if err != nil {
+		return nil, &providers.Error{Provider: ProviderName, Op: op, Class: providers.ClassRetryable, Message: "reading tenant " + corpID, Err: err}
+	}
+	return t, nil
+}
+
+// disabledError is the error of an operation for a disabled tenant.
+func disabledError(op string, t *Tenant) *providers.Error {
+	msg := fmt.Sprintf("tenant %s is disabled", t.CorpID)
+	if t.DisabledReason != "" {
+		msg += ": " + t.DisabledReason
+	}
+	if !t.DisabledAt.IsZero() {
+		msg += " (since " + t.DisabledAt.UTC().Format(time.RFC3339) + ")"
+	}
+	return &providers.Error{Provider: ProviderName, Op: op, Class: providers.ClassAppDisabled, Tenant: t.CorpID, Message: msg}
+}
+
+// appWideCodes are errcodes that stop the whole app even when a tenant's call
+// returned them: the egress IP is not allowed (60020), or the suite itself is
+// broken (suite secret, suite id, suite_ticket, suite token).
+var appWideCodes = map[int]bool{60020: true, 40080: true, 40082: true, 40083: true, 40085: true, 42009: true}
+
+// scope sets Tenant on the *providers.Error in err when the failure concerns
+// only tenant of a multi-tenant app, so that the worker pauses that tenant and
+// not the app: a ClassAppDisabled errcode from a call made for the tenant
+// (message/send, get_corp_token, a custom app's gettoken) — authorisation
+// cancelled (40084, 48004), corp unusable (301007, 2000002), service expired
+// (40136–40138), app disabled in that corp (50003), permanent code wrong
+// (40001) and the like — unless the code is app-wide (appWideCodes) or the
+// error comes from the suite token. HTTP-level failures (no errcode) are
+// app-wide. err is returned.
+func (c *Client) scope(tenant string, err error) error {
+	var pe *providers.Error
+	if tenant == "" || !c.cfg.MultiTenant() || !errors.As(err, &pe) || pe.Tenant != "" {
+		return err
+	}
+	if pe.Class == providers.ClassAppDisabled && pe.Code != 0 && pe.Op != opSuiteToken && !appWideCodes[pe.Code] {
+		pe.Tenant = tenant
+	}
+	return err
+}
