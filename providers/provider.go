@@ -38,6 +38,9 @@ type Provider interface {
 type UpdateRequest struct {
 	// ProviderMessageID is the provider's id of the message to update.
 	ProviderMessageID string
+	// Tenant is the tenant (auth corp id) the message was sent for; empty for a
+	// self-built app.
+	Tenant string
 	// ResponseCode is the single-use update capability (WeCom).
 	ResponseCode string
 	// To is whose copy to update.
@@ -51,6 +54,9 @@ type UpdateRequest struct {
 // RecallRequest names a sent message to take back.
 type RecallRequest struct {
 	ProviderMessageID string
+	// Tenant is the tenant (auth corp id) the message was sent for; empty for a
+	// self-built app.
+	Tenant string
 }
 
 // ReplyRequest answers one chat message.

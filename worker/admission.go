@@ -102,8 +102,7 @@ func (w *Worker) handleSend(ctx context.Context, t *asynq.Task) error {
 			msg.To = to
 			parts, err := prov.Prepare(ctx, &msg, providers.PrepareOptions{MessageID: j.ID, Generation: j.Generation})
 			if err != nil {
-				rec.Reason = err.Error()
-				return w.finish(ctx, rec, now, "")
+				return w.prepareFailed(ctx, rec, j, err)
 			}
 			offset := len(rec.Parts)
 			for _, p := range parts {
@@ -260,4 +259,28 @@ func (w *Worker) save(ctx context.Context, rec *record.Record, event, detail str
 	wc := w.cfg.Worker
 	ttl := rec.Job.ExpiresAt.Sub(w.now()) + wc.Retention
 	return w.records.Save(context.WithoutCancel(ctx), rec, event, detail, max(ttl, wc.Retention), wc.Retention)
+}
+
+// prepareFailed handles a message Prepare refused, by the error's class: bad
+// input ends the message failed; a disabled tenant or app pauses it and waits
+// (G7); anything else (a tenant-store blip) is retried without spending budget.
+func (w *Worker) prepareFailed(ctx context.Context, rec *record.Record, j *job.Send, err error) error {
+	switch providers.ClassOf(err) {
+	case providers.ClassPermanent:
+		rec.Reason = err.Error()
+		return w.finish(ctx, rec, w.now(), "")
+	case providers.ClassAppDisabled:
+		var pe *providers.Error
+		errors.As(err, &pe)
+		scope, tenant := "app", ""
+		if pe != nil && pe.Tenant != "" {
+			scope, tenant = "tenant", pe.Tenant
+		}
+		if perr := w.apps.Pause(ctx, j.Message.App, tenant, err.Error(), w.now(), w.cfg.Worker.PauseFor); perr != nil {
+			return perr
+		}
+		return w.deferRun(ctx, rec, j, w.cfg.Worker.PauseFor, scope+" paused: "+err.Error())
+	default:
+		return w.deferRun(ctx, rec, j, backoff(1), "preparing the message: "+err.Error())
+	}
 }

@@ -5,7 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
-	"strings"
+	"sync"
 	"time"
 
 	"github.com/hibiken/asynq"
@@ -13,7 +13,9 @@ import (
 	"github.com/msgdispatch/msgdispatch/internal/config"
 	"github.com/msgdispatch/msgdispatch/internal/job"
 	"github.com/msgdispatch/msgdispatch/internal/record"
+	"github.com/msgdispatch/msgdispatch/internal/tenant"
 	"github.com/msgdispatch/msgdispatch/providers"
+	"github.com/msgdispatch/msgdispatch/providers/wecom"
 	"github.com/msgdispatch/msgdispatch/ratelimit"
 )
 
@@ -34,9 +36,58 @@ func quotaPolicy(app config.App, pk config.Peak, messageTTL time.Duration) ratel
 	return p
 }
 
-// quotaKey is a recipient's id as the quota knows it: WeCom plaintext userids are
-// case-insensitive, so they are lower-cased.
-func quotaKey(id string) string { return strings.ToLower(id) }
+// quotaKey is a recipient's id as the quota knows it: normalised by the provider
+// (WeCom plaintext userids are case-insensitive and lower-cased; a third-party
+// app's encrypted ids are case-sensitive and kept as they are).
+func quotaKey(app config.App, id string) string {
+	if app.WeCom != nil {
+		return wecom.NormalizeUser(app.WeCom.EffectiveMode(), id)
+	}
+	return id
+}
+
+// tenantCaps gives the quota each tenant's daily cap: WeCom's seats × 200
+// person-times a day, from the tenant's corp_user_max, cached for a minute.
+type tenantCaps struct {
+	stores map[string]*tenant.Store // by app, multi-tenant apps only
+	mu     sync.Mutex
+	cache  map[string]tenantCap
+}
+
+type tenantCap struct {
+	cap int
+	at  time.Time
+}
+
+// PersonTimesPerSeat is WeCom's daily quota per seat of a company ("账号上限数*200人次/天").
+const PersonTimesPerSeat = 200
+
+// dailyCap is ratelimit.Options.DailyCap: ≤ 0 keeps the app's configured cap.
+func (c *tenantCaps) dailyCap(app, corp string) int {
+	ts, ok := c.stores[app]
+	if !ok || corp == "" {
+		return 0
+	}
+	key := app + "\x00" + corp
+	c.mu.Lock()
+	e, ok := c.cache[key]
+	c.mu.Unlock()
+	if ok && time.Since(e.at) < time.Minute {
+		return e.cap
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+	defer cancel()
+	n := 0
+	if t, err := ts.Get(ctx, corp); err == nil && t.CorpUserMax > 0 {
+		n = t.CorpUserMax * PersonTimesPerSeat
+	} else if err != nil && ok {
+		n = e.cap // keep the last known cap through a blip
+	}
+	c.mu.Lock()
+	c.cache[key] = tenantCap{cap: n, at: time.Now()}
+	c.mu.Unlock()
+	return n
+}
 
 // admitNew is step 5 for a generation not decided yet: one atomic decision per
 // chunk of recipients charges those that may go now and books the others at their
@@ -48,7 +99,7 @@ func (w *Worker) admitNew(ctx context.Context, rec *record.Record, j *job.Send) 
 	orig := map[string]string{} // quota key → id as the producer spelled it
 	keys := make([]string, 0, len(to.Users))
 	for _, u := range to.Users {
-		k := quotaKey(u)
+		k := quotaKey(app, u)
 		if _, dup := orig[k]; !dup {
 			orig[k] = u
 			keys = append(keys, k)
@@ -92,16 +143,17 @@ func (w *Worker) admitNew(ctx context.Context, rec *record.Record, j *job.Send) 
 }
 
 // partKeys are the quota keys of a part's users.
-func partKeys(p *record.Part) []string {
+func partKeys(app config.App, p *record.Part) []string {
 	keys := make([]string, len(p.To.Users))
 	for i, u := range p.To.Users {
-		keys[i] = quotaKey(u)
+		keys[i] = quotaKey(app, u)
 	}
 	return keys
 }
 
 func (w *Worker) ref(j *job.Send, p *record.Part) ratelimit.Ref {
-	return ratelimit.Ref{App: j.Message.App, Tenant: corpOf(w.cfg.Apps[j.Message.App], j.Message.Tenant), MessageID: j.ID, Recipients: partKeys(p)}
+	app := w.cfg.Apps[j.Message.App]
+	return ratelimit.Ref{App: j.Message.App, Tenant: corpOf(app, j.Message.Tenant), MessageID: j.ID, Recipients: partKeys(app, p)}
 }
 
 // errPartDone says readmitPart found the part needs no request: its recipients

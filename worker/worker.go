@@ -20,6 +20,7 @@ import (
 	"github.com/msgdispatch/msgdispatch/internal/job"
 	"github.com/msgdispatch/msgdispatch/internal/peak"
 	"github.com/msgdispatch/msgdispatch/internal/record"
+	"github.com/msgdispatch/msgdispatch/internal/tenant"
 	"github.com/msgdispatch/msgdispatch/internal/tokenstore"
 	"github.com/msgdispatch/msgdispatch/internal/wecomauth"
 	"github.com/msgdispatch/msgdispatch/providers"
@@ -105,7 +106,17 @@ func New(opts Options) (*Worker, error) {
 	for name, app := range opts.Config.Apps {
 		policies[name] = quotaPolicy(app, opts.Config.Peak, opts.Config.Worker.MessageTTL)
 	}
-	quota, err := ratelimit.New(opts.Redis, ratelimit.Options{Policies: policies})
+	caps := &tenantCaps{stores: map[string]*tenant.Store{}, cache: map[string]tenantCap{}}
+	for name, app := range opts.Config.Apps {
+		if app.MultiTenant() {
+			ts, err := catalog.Tenants(opts.Redis, name, app)
+			if err != nil {
+				return nil, fmt.Errorf("worker: app %s: %w", name, err)
+			}
+			caps.stores[name] = ts
+		}
+	}
+	quota, err := ratelimit.New(opts.Redis, ratelimit.Options{Policies: policies, DailyCap: caps.dailyCap})
 	if err != nil {
 		return nil, fmt.Errorf("worker: quotas: %w", err)
 	}

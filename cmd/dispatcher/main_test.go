@@ -119,6 +119,8 @@ func TestSendErrors(t *testing.T) {
 		{desc: "card not json", args: []string{"--to-user", "u", "--card", "{nope"}, want: "--card: not valid JSON"},
 		{desc: "bad time", args: []string{"--to-user", "u", "--text", "a", "--at", "tomorrow"}, want: "--at: want an RFC3339 time"},
 		{desc: "no recipient", args: []string{"--text", "a"}, want: "to: no recipients"},
+		{desc: "kind without body", args: []string{"--to-user", "u", "--kind", "news"}, want: "--kind and --body go together"},
+		{desc: "news without articles", args: []string{"--to-user", "u", "--kind", "news", "--body", `{"articles":[]}`}, want: "body.articles"},
 		{desc: "unknown app", args: []string{"--to-user", "u", "--text", "a", "--app", "nope"}, want: `app: "nope" is not a configured app`},
 	}
 	for _, tc := range tests {

@@ -30,6 +30,8 @@ func runSend(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		markdown = fs.String("markdown", "", "markdown content")
 		card     = fs.String("card", "", "card JSON: @file.json or inline JSON")
 		raw      = fs.String("raw", "", "provider-native message JSON: @file.json or inline JSON")
+		kind     = fs.String("kind", "", "a typed message kind (wecom: textcard, news, mpnews, image, voice, video, file, miniprogram_notice), with --body")
+		body     = fs.String("body", "", "the content object of --kind: @file.json or inline JSON")
 		key      = fs.String("key", "", "idempotency key")
 		at       = fs.String("at", "", "send not before this time (RFC3339)")
 		expires  = fs.String("expires", "", "give up after this time (RFC3339)")
@@ -55,7 +57,7 @@ func runSend(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		flag string
 		val  string
 		kind providers.Kind
-	}{{"--card", *card, providers.KindCard}, {"--raw", *raw, providers.KindRaw}} {
+	}{{"--card", *card, providers.KindCard}, {"--raw", *raw, providers.KindRaw}, {"--body", *body, providers.Kind(*kind)}} {
 		if c.val == "" {
 			continue
 		}
@@ -65,8 +67,11 @@ func runSend(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		}
 		msg.Kind, msg.Body, kinds = c.kind, body, append(kinds, c.flag)
 	}
+	if (*kind == "") != (*body == "") {
+		return fmt.Errorf("send: --kind and --body go together")
+	}
 	if len(kinds) != 1 {
-		return fmt.Errorf("send: give exactly one of --text, --markdown, --card, --raw (got %d)", len(kinds))
+		return fmt.Errorf("send: give exactly one of --text, --markdown, --card, --raw, --kind/--body (got %d)", len(kinds))
 	}
 	var opts []producer.SendOption
 	if *key != "" {
