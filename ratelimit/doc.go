@@ -109,9 +109,12 @@
 //
 // # Cost
 //
-// Per call: TIME and one SET … GET of the clock, one HMGET and one HSET (and
-// one or two PEXPIRE) of the ledger, one INCRBY (or GET and INCRBY) per day
-// touched. Per recipient in the usual case (no ledger entry, no arrival in the
+// Per call: TIME and one SET … GET of the clock, one HMGET (for more than two
+// recipients, only after an EXISTS finds the ledger: a new message's first
+// call skips it) and one HSET (and one or two PEXPIRE) of the ledger, one
+// INCRBY (or GET and INCRBY) per day touched. Numbers are passed to Redis as
+// strings formatted once in the script (Redis formats a Lua number argument
+// with %.17g, which costs as much as a cheap command). Per recipient in the usual case (no ledger entry, no arrival in the
 // last window): one ZRANGE of its latest 4 arrivals, one ZADD, one PEXPIRE.
 // A busy recipient adds a trim and a rank look-up per window whose count
 // exceeds what the first read covered; the general search (an urgent request
@@ -122,12 +125,13 @@
 //
 // Measured against a bare sliding-window check (ZREMRANGEBYSCORE, ZCARD,
 // ZADD per recipient; no TTL, no ledger), BenchmarkAdmissionRatio, 16 callers:
-// in 250-recipient chunks the script takes about 4.9µs of Redis time per
-// recipient against 2.5µs (0.52× the throughput); a single-recipient call
-// about 21µs against 6µs (0.6–0.7× the throughput, the client's own cost
-// narrowing the gap). The gap is what the bare check leaves out: a TTL on
-// every key (with PEXPIRE alone the bare check takes 4.0µs per recipient in
-// chunks) and the ledger (with both, 5.9µs: more than this script, whose
-// ledger write is one HSET per call). For a single recipient the clock, the
-// daily counter and the decision logic add about 9µs over those writes.
+// in 250-recipient chunks the script takes about 4.5µs of Redis time per
+// recipient against 2.6µs (0.56–0.60× the throughput); a single-recipient
+// call about 20µs against 6µs (0.53–0.61× the throughput on a loaded 2-core
+// machine, the client's own cost narrowing the gap). The gap is what the bare
+// check leaves out: a TTL on every key (with PEXPIRE alone the bare check
+// takes 4.4µs per recipient in chunks, as much as this script) and the
+// ledger (with both, 6.2µs: more than this script, whose ledger write is one
+// HSET per call). For a single recipient the clock, the daily counter and the
+// decision logic add about 8µs over those writes.
 package ratelimit

@@ -59,12 +59,19 @@ type Limiter struct {
 }
 
 // clockArg is the scripts' ARGV[2]: "0" in production.
-func (l *Limiter) clockArg() string {
+func (l *Limiter) clockArg() any {
 	if f := l.fixed.Load(); f != 0 {
 		return "@" + strconv.FormatInt(f, 10)
 	}
-	return strconv.FormatInt(l.offset.Load(), 10)
+	if o := l.offset.Load(); o != 0 {
+		return strconv.FormatInt(o, 10)
+	}
+	return argZero
 }
+
+// Boxed constant arguments (a constant string in an interface does not
+// allocate, but one held in a string variable does).
+var argZero, argOne any = "0", "1"
 
 // New returns a Limiter on rdb. It validates every policy.
 func New(rdb redis.UniversalClient, opts Options) (*Limiter, error) {
@@ -331,40 +338,54 @@ func (l *Limiter) admit(ctx context.Context, r Request, readmit bool) (*Decision
 	if c.spread > 0 {
 		spread = int64(fnv64a(r.MessageID) % uint64(c.spread))
 	}
+	// The arguments are built once and boxed once: every string put in an
+	// interface allocates, and a single-recipient call is mostly fixed cost.
 	moveAge := c.moveAgeArg
 	if readmit {
-		moveAge = "0"
+		moveAge = argZero
 	}
-	notAfter := int64(0)
+	notAfter := argZero
 	if !r.NotAfter.IsZero() {
-		notAfter = max(r.NotAfter.UnixMilli(), 1)
+		notAfter = strconv.FormatInt(max(r.NotAfter.UnixMilli(), 1), 10)
 	}
-	urgent := "0"
+	urgent := argZero
 	if r.Urgent {
-		urgent = "1"
+		urgent = argOne
 	}
-	ledger, clock := l.ledgerKey(r.App, r.MessageID), l.clockKey(r.App)
-	head := []any{
-		moveAge, l.clockArg(), urgent, strconv.Itoa(r.Generation), c.headroomArg,
-		strconv.Itoa(l.daily(c, r.App, r.Tenant)), l.dailyPrefix(r.App, r.Tenant),
-		c.guardArg, strconv.FormatInt(spread, 10), c.marks, c.ledgerTTLArg, strconv.FormatInt(notAfter, 10),
-		"0", // group cost: first chunk only
+	daily := c.dailyArg
+	if d := l.daily(c, r.App, r.Tenant); d != c.pol.Daily {
+		daily = strconv.Itoa(d)
+	}
+	gen := argZero
+	if r.Generation != 0 {
+		gen = strconv.Itoa(r.Generation)
+	}
+	spreadArg := argZero
+	if spread != 0 {
+		spreadArg = strconv.FormatInt(spread, 10)
+	}
+	tag := l.tag(r.App)
+	ledger, clock, rprefix := tag+"l:"+r.MessageID, tag+"c", tag+"r:"+r.Tenant+":"
+	head := [...]any{
+		moveAge, l.clockArg(), urgent, gen, c.headroomArg,
+		daily, tag + "d:" + r.Tenant + ":",
+		c.guardArg, spreadArg, c.marksArg, c.ledgerTTLArg, notAfter,
+		argZero, // group cost: first chunk only
 		c.nwArg,
 	}
-	var chunks []chunk
+	nchunks := max(1, (len(rcpts)+ChunkSize-1)/ChunkSize)
+	chunks := make([]chunk, 0, nchunks)
 	for i := 0; i == 0 || i < len(rcpts); i += ChunkSize {
 		part := rcpts[i:min(i+ChunkSize, len(rcpts))]
-		ch := chunk{keys: make([]string, 0, 2+len(part)), args: make([]any, 0, len(head)+len(c.windows)+len(part))}
-		ch.keys = append(ch.keys, ledger, clock)
-		ch.args = append(ch.args, head...)
+		ch := chunk{keys: make([]string, 2, 2+len(part)), args: make([]any, len(head), len(head)+len(c.windowArgs)+len(part))}
+		ch.keys[0], ch.keys[1] = ledger, clock
+		copy(ch.args, head[:])
 		if i == 0 && r.GroupCost > 0 {
 			ch.args[12] = strconv.Itoa(r.GroupCost)
 		}
-		for _, w := range c.windows {
-			ch.args = append(ch.args, w)
-		}
+		ch.args = append(ch.args, c.windowArgs...)
 		for _, rc := range part {
-			ch.keys = append(ch.keys, l.arrivalKey(r.App, r.Tenant, rc))
+			ch.keys = append(ch.keys, rprefix+rc)
 			ch.args = append(ch.args, rc)
 		}
 		ch.rcpt = part

@@ -97,8 +97,10 @@ type compiled struct {
 	marks     string // "0,30"
 	ledgerTTL int64  // ms
 
-	// the same as script arguments
-	moveAgeArg, headroomArg, guardArg, ledgerTTLArg, nwArg string
+	// the same as script arguments, boxed once (a string put in an interface
+	// allocates)
+	moveAgeArg, headroomArg, guardArg, marksArg, ledgerTTLArg, nwArg, dailyArg any
+	windowArgs                                                                 []any
 }
 
 func (p Policy) compile() (*compiled, error) {
@@ -169,6 +171,11 @@ func (p Policy) compile() (*compiled, error) {
 		return nil, err
 	}
 	c.moveAgeArg, c.headroomArg, c.guardArg = strconv.FormatInt(c.moveAge, 10), strconv.Itoa(c.headroom), strconv.FormatInt(c.guard, 10)
-	c.ledgerTTLArg, c.nwArg = strconv.FormatInt(c.ledgerTTL, 10), strconv.Itoa(c.nw)
+	c.marksArg, c.ledgerTTLArg, c.nwArg = c.marks, strconv.FormatInt(c.ledgerTTL, 10), strconv.Itoa(c.nw)
+	c.dailyArg = strconv.Itoa(p.Daily)
+	c.windowArgs = make([]any, len(c.windows))
+	for i, w := range c.windows {
+		c.windowArgs[i] = w
+	}
 	return c, nil
 }

@@ -21,11 +21,11 @@ else
   local t = redis.call('TIME')
   us = tonumber(t[1]) * 1000000 + tonumber(t[2]) + tonumber(ARGV[2]) * 1000
 end
-local opstr = string.format('%.0f', us)
+local opstr = string.format('%d', us)
 local prev = tonumber(redis.call('SET', KEYS[2], opstr, 'GET'))
 if prev and prev >= us then
   us = prev + 1
-  opstr = string.format('%.0f', us)
+  opstr = string.format('%d', us)
   redis.call('SET', KEYS[2], opstr)
 end
 local op = us
@@ -88,10 +88,10 @@ local function dayTake(d, n)
     return true
   end
   local k = dkey(d)
-  local v = redis.call('INCRBY', k, n)
-  if v == n then redis.call('PEXPIRE', k, dayStart(d + 2) - now) end
+  local v = redis.call('INCRBY', k, string.format('%d', n))
+  if v == n then redis.call('PEXPIRE', k, string.format('%d', dayStart(d + 2) - now)) end
   if v > cap then
-    redis.call('DECRBY', k, n)
+    redis.call('DECRBY', k, string.format('%d', n))
     dused[d] = v - n
     return false
   end
@@ -101,10 +101,10 @@ end
 local function dayFlush()
   for d, n in pairs(ddelta) do
     if n ~= 0 then
-      local v = redis.call('INCRBY', dkey(d), n)
+      local v = redis.call('INCRBY', dkey(d), string.format('%d', n))
       if v == n then
         if n > 0 then
-          redis.call('PEXPIRE', dkey(d), dayStart(d + 2) - now)
+          redis.call('PEXPIRE', dkey(d), string.format('%d', dayStart(d + 2) - now))
         else
           redis.call('DEL', dkey(d)) -- the day's counter had expired: nothing to give back
         end
@@ -152,6 +152,9 @@ const admitLua = `
 local dprefix, cap = ARGV[7], tonumber(ARGV[6])
 ` + luaClock + luaLedger + luaDaily + `
 local K, MAXIT, HOUR = 4, 100, 3600000
+-- numbers given to redis.call are formatted by Redis with %.17g: slow; hot
+-- arguments are passed as strings, formatted once with %d (exact up to 2^63)
+local function istr(x) return string.format('%d', x) end
 local moveAge = tonumber(ARGV[1])
 local urgent = ARGV[3] == '1'
 local gen = ARGV[4]
@@ -222,7 +225,7 @@ local function search(key, lb, top, tn, last, need)
           if T <= tn then
             a = tonumber(top[2 * (tn - T + 1)])
           elseif tn >= K then
-            local r = redis.call('ZRANGE', key, -T, -T, 'WITHSCORES')
+            local r = redis.call('ZRANGE', key, istr(-T), istr(-T), 'WITHSCORES')
             if r[2] then a = tonumber(r[2]) end
           end
           if a and a + effL[i] > s2 then s2 = a + effL[i] end
@@ -256,7 +259,11 @@ local fields = {}
 for j = 1, nr do fields[j] = ARGV[r0 + j] end
 if gcost > 0 then fields[nr + 1] = '*' end
 local led = {}
-if #fields > 0 then led = redis.call('HMGET', KEYS[1], unpack(fields)) end
+-- a new message (the usual first call) has no ledger: one EXISTS instead of
+-- an HMGET of every field
+if #fields > 0 and (#fields <= 2 or redis.call('EXISTS', KEYS[1]) == 1) then
+  led = redis.call('HMGET', KEYS[1], unpack(fields))
+end
 
 local out, no = {op, now}, 2
 local lset, nl, ldel = {}, 0, {}
@@ -266,8 +273,8 @@ local function emit(j, code, at, why, g)
   no = no + 5
 end
 local maxAt = now
-local fresh = 'A' .. now .. ',' .. opstr .. ',' .. gen .. ',0'
-local nowStr, LmaxStr = string.format('%.0f', now), string.format('%.0f', Lmax)
+local nowStr, LmaxStr = istr(now), istr(Lmax)
+local fresh = 'A' .. nowStr .. ',' .. opstr .. ',' .. gen .. ',0'
 -- the fast path: a recipient with no arrival and no ledger entry is charged
 -- now when today has room and now is not in a peak window (non-urgent)
 local fast = not (peakOn and peakEnd(now)) and (notAfter == 0 or now <= notAfter)
@@ -279,7 +286,7 @@ for j = 1, nr do
   if v then st, at, mem, g, why = parse(v) end
   local top, tn
   if not st then
-    top = redis.call('ZRANGE', key, -K, -1, 'WITHSCORES')
+    top = redis.call('ZRANGE', key, '-4', '-1', 'WITHSCORES') -- -K
     tn = #top / 2
   end
   if tn == 0 and fast and (cap == 0 or dayTake(today, 1)) then
@@ -303,12 +310,12 @@ for j = 1, nr do
       if cap > 0 then dayAdd(dayOf(at), -1) end
     end
     if not top then
-      top = redis.call('ZRANGE', key, -K, -1, 'WITHSCORES')
+      top = redis.call('ZRANGE', key, '-4', '-1', 'WITHSCORES') -- -K
       tn = #top / 2
     end
     local last = nil
     if tn > 0 then last = tonumber(top[2 * tn]) end
-    if tn >= K then redis.call('ZREMRANGEBYSCORE', key, '-inf', now - Lmax) end
+    if tn >= K then redis.call('ZREMRANGEBYSCORE', key, '-inf', istr(now - Lmax)) end
     local lb = now
     if not urgent and not moving and last and last > lb then lb = last end
     local s, w = search(key, lb, top, tn, last, 1)
@@ -317,10 +324,11 @@ for j = 1, nr do
       if moving then ldel[#ldel + 1] = fields[j] end
       emit(j, 8, s, w, tonumber(gen))
     else
-      redis.call('ZADD', key, s, member)
+      local sstr = istr(s)
+      redis.call('ZADD', key, sstr, member)
       local e = s
       if last and last > e then e = last end
-      redis.call('PEXPIRE', key, e + Lmax - now)
+      redis.call('PEXPIRE', key, istr(e + Lmax - now))
       if cap > 0 then dayAdd(dayOf(s), 1) end
       if s > maxAt then maxAt = s end
       if s == now and not moving then
@@ -328,7 +336,7 @@ for j = 1, nr do
       else
         local stn = 'A'
         if s > now then stn = 'B' end
-        lset[nl + 1] = fields[j]; lset[nl + 2] = stn .. s .. ',' .. member .. ',' .. gen .. ',' .. w; nl = nl + 2
+        lset[nl + 1] = fields[j]; lset[nl + 2] = stn .. sstr .. ',' .. member .. ',' .. gen .. ',' .. w; nl = nl + 2
         local code = 1
         if moving then
           if s > now then code = 5 else code = 4 end
@@ -389,7 +397,8 @@ if #ldel > 0 then redis.call('HDEL', KEYS[1], unpack(ldel)) end
 if nl > 0 then
   redis.call('HSET', KEYS[1], unpack(lset))
   -- never shorten: an earlier call may have booked later slots
-  local want = maxAt - now + lttl
+  local want = ARGV[11]
+  if maxAt > now then want = istr(maxAt - now + lttl) end
   if redis.call('PEXPIRE', KEYS[1], want, 'NX') == 0 then redis.call('PEXPIRE', KEYS[1], want, 'GT') end
 end
 return out
