@@ -15,10 +15,12 @@ import (
 
 // Client enqueues messages and reads their status. It is safe for concurrent use.
 type Client struct {
-	cfg     *config.Config
-	asynq   *asynq.Client
-	records *record.Store
-	now     func() time.Time
+	cfg   *config.Config
+	asynq *asynq.Client
+	// inspector finds and removes the tasks of a message (Update, Cancel).
+	inspector *asynq.Inspector
+	records   *record.Store
+	now       func() time.Time
 	// afterWrite, when set (tests), runs after each of Send's writes and may fail
 	// it, to prove that a retry after a crash between writes is safe.
 	afterWrite func(step string) error
@@ -26,7 +28,8 @@ type Client struct {
 
 // New returns a Client for the apps of cfg on rdb. The Client does not close rdb.
 func New(cfg *config.Config, rdb redis.UniversalClient) *Client {
-	return &Client{cfg: cfg, asynq: asynq.NewClientFromRedisClient(rdb), records: record.NewStore(rdb), now: time.Now}
+	return &Client{cfg: cfg, asynq: asynq.NewClientFromRedisClient(rdb), inspector: asynq.NewInspectorFromRedisClient(rdb),
+		records: record.NewStore(rdb), now: time.Now}
 }
 
 // Close releases the client (not the Redis client it was given).
@@ -52,6 +55,9 @@ func (c *Client) Status(ctx context.Context, id string) (*Status, error) {
 		rec.State, rec.Reason = record.Expired, "never enqueued (the producer failed before the enqueue) and now past expires_at"
 	}
 	rec.Parts = withoutBodies(rec.Parts)
+	if err := c.mergeUpdates(ctx, app, rec); err != nil {
+		return nil, fmt.Errorf("producer: status of %s: %w", id, err)
+	}
 	return rec, nil
 }
 

@@ -56,7 +56,13 @@ func (w *Worker) handleSend(ctx context.Context, t *asynq.Task) error {
 		now = w.now()
 	}
 
-	// 2. Cancelled? Expired? (Cancellation tombstones arrive with updates and cancels.)
+	// 2. Cancelled? Expired? (The tombstone is checked again, atomically, when
+	// each part is marked sending.)
+	if tomb, err := w.records.Tombstone(ctx, j.Message.App, j.ID); err != nil {
+		return err
+	} else if tomb != nil {
+		return w.endCancelled(ctx, rec, j)
+	}
 	if !now.Before(j.ExpiresAt) {
 		return w.finish(ctx, rec, now, "expired before it could be sent")
 	}
@@ -100,6 +106,10 @@ func (w *Worker) handleSend(ctx context.Context, t *asynq.Task) error {
 		if !to.Empty() {
 			msg := j.Message
 			msg.To = to
+			seq, err := w.newestContent(ctx, j, &msg) // updates enqueued before the send
+			if err != nil {
+				return err
+			}
 			parts, err := prov.Prepare(ctx, &msg, providers.PrepareOptions{MessageID: j.ID, Generation: j.Generation})
 			if err != nil {
 				return w.prepareFailed(ctx, rec, j, err)
@@ -107,8 +117,9 @@ func (w *Worker) handleSend(ctx context.Context, t *asynq.Task) error {
 			offset := len(rec.Parts)
 			for _, p := range parts {
 				p.Index += offset
-				rec.Parts = append(rec.Parts, record.Part{Part: p, Generation: j.Generation, State: record.PartPending})
+				rec.Parts = append(rec.Parts, record.Part{Part: p, Generation: j.Generation, State: record.PartPending, ContentSeq: seq})
 			}
+			w.markRendered(ctx, rec, seq)
 		}
 	}
 
@@ -142,6 +153,13 @@ func (w *Worker) handleSend(ctx context.Context, t *asynq.Task) error {
 		}
 		if err := w.markSending(ctx, rec, p); err != nil {
 			after(context.Canceled)
+			if errors.Is(err, record.ErrCancelled) { // the tombstone came first: nothing leaves
+				p.State, p.Attempts = record.PartPending, p.Attempts-1
+				if _, lerr := w.quota.MarkNotSent(context.WithoutCancel(ctx), w.ref(j, p)); lerr != nil {
+					w.log.Warn("quota charge of a cancelled part not refunded", "message", j.ID, "err", lerr)
+				}
+				return w.endCancelled(ctx, rec, j)
+			}
 			return err // nothing left: asynq retries the run, no budget spent
 		}
 		res, err := w.send(ctx, prov, p)
@@ -258,7 +276,7 @@ func outcome(rec *record.Record, expired bool) record.State {
 func (w *Worker) save(ctx context.Context, rec *record.Record, event, detail string) error {
 	wc := w.cfg.Worker
 	ttl := rec.Job.ExpiresAt.Sub(w.now()) + wc.Retention
-	return w.records.Save(context.WithoutCancel(ctx), rec, event, detail, max(ttl, wc.Retention), wc.Retention)
+	return w.records.Save(context.WithoutCancel(ctx), rec, event, detail, max(ttl, wc.Retention), w.stateTTL(rec))
 }
 
 // prepareFailed handles a message Prepare refused, by the error's class: bad

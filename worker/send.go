@@ -23,7 +23,7 @@ func (w *Worker) markSending(ctx context.Context, rec *record.Record, p *record.
 		p.FirstSentAt = now
 	}
 	rec.State, rec.Wait, rec.UpdatedAt = record.Sending, nil, now
-	return w.save(ctx, rec, "", "")
+	return w.saveUnlessCancelled(ctx, rec) // cancel.go: no request leaves after the tombstone
 }
 
 // send sends p under a deadline of its own: shutting the worker down does not

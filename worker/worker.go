@@ -135,6 +135,8 @@ func New(opts Options) (*Worker, error) {
 	}
 	mux := asynq.NewServeMux()
 	mux.HandleFunc(job.TypeSend, w.handleSend)
+	mux.HandleFunc(job.TypeUpdate, w.handleUpdate) // update.go
+	mux.HandleFunc(job.TypeCancel, w.handleCancel) // cancel.go
 	// WeCom authorisation callbacks (create_auth, …) queued by the api server.
 	mux.Handle(wecomauth.TypeAuth, wecomauth.Handler(opts.Config, func(app string) (providers.Provider, bool) {
 		p, ok := w.providers[app]

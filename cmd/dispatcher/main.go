@@ -4,6 +4,8 @@
 //	dispatcher worker --config F         consume and send jobs
 //	dispatcher send   --config F ...     enqueue a message, print its id
 //	dispatcher status --config F ID      print a message's delivery record
+//	dispatcher update --config F ID ...  give a message new content
+//	dispatcher cancel --config F ID      cancel a message, recall what was sent
 //	dispatcher api    --config F         serve provider callbacks, /healthz, /readyz
 //	dispatcher tenant add|list|remove    manage the tenants of a multi-tenant app
 package main
@@ -27,6 +29,8 @@ commands:
   worker   consume send jobs (--config F)
   send     enqueue a message and print its id (--config F --app A --to-user ...)
   status   print a message's delivery record as JSON (--config F ID)
+  update   give a message new content, print its update number (--config F ID --card @f | --text T | ...)
+  cancel   cancel a message, recall what was sent, print each part's outcome (--config F ID)
   api      serve provider callbacks (/callbacks/wecom/{app}), /healthz and /readyz (--config F)
   tenant   add, list or remove the tenants of a multi-tenant app (--config F --app A ...)
 
@@ -60,6 +64,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return runSend(ctx, rest, stdout, stderr)
 	case "status":
 		return runStatus(ctx, rest, stdout, stderr)
+	case "update":
+		return runUpdate(ctx, rest, stdout, stderr)
+	case "cancel":
+		return runCancel(ctx, rest, stdout, stderr)
 	case "api":
 		return runAPI(ctx, rest, stdout, stderr)
 	case "tenant":

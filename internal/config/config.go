@@ -66,6 +66,10 @@ type Worker struct {
 	MessageTTL time.Duration `yaml:"message_ttl"`
 	// Retention is how long delivery records are kept after completion. Default 168h.
 	Retention time.Duration `yaml:"retention"`
+	// InteractiveTTL is how long the delivery records, update state and
+	// tombstones of messages that may still be updated (template cards) are
+	// kept after completion. Default 720h (30 days).
+	InteractiveTTL time.Duration `yaml:"interactive_ttl"`
 	// PauseFor is how long an app with broken credentials stays paused before one
 	// task probes it again. Default 1h (WeCom bans an IP for an hour after
 	// repeated wrong secrets).

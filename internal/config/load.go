@@ -129,6 +129,7 @@ func defaultConfig() *Config {
 			ShutdownTimeout:          25 * time.Second,
 			MessageTTL:               24 * time.Hour,
 			Retention:                168 * time.Hour,
+			InteractiveTTL:           720 * time.Hour,
 			PauseFor:                 time.Hour,
 			Breaker:                  Breaker{Failures: 5, Timeout: 30 * time.Second},
 		},

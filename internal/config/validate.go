@@ -57,6 +57,7 @@ func (p *parser) validateWorker(w *Worker) {
 	}
 	p.positive("worker.message_ttl", w.MessageTTL)
 	p.positive("worker.retention", w.Retention)
+	p.positive("worker.interactive_ttl", w.InteractiveTTL)
 	p.positive("worker.pause_for", w.PauseFor)
 	p.atLeast1("worker.breaker.failures", w.Breaker.Failures)
 	p.positive("worker.breaker.timeout", w.Breaker.Timeout)

@@ -71,7 +71,7 @@ const (
 
 // Done reports whether the part needs no more attempts.
 func (s PartState) Done() bool {
-	return s == PartAccepted || s == PartFailed || s == PartUnknown || s == PartExpired
+	return s == PartAccepted || s == PartFailed || s == PartUnknown || s == PartExpired || s == PartCancelled
 }
 
 // Part is one provider request of a message and what happened to it.
@@ -95,6 +95,9 @@ type Part struct {
 	Result *providers.Result `json:"result,omitempty"`
 	// Error is the last error of this part.
 	Error string `json:"error,omitempty"`
+	// ContentSeq is the update sequence number whose content the part was
+	// rendered with (0: the content the message was sent with).
+	ContentSeq int64 `json:"content_seq,omitempty"`
 }
 
 // Booking is a recipient the quota put at a later slot, and why.
@@ -156,6 +159,10 @@ type Record struct {
 	FinishedAt time.Time `json:"finished_at,omitzero"`
 	// Enqueued is true once the producer saw its task enqueued.
 	Enqueued bool `json:"enqueued"`
+	// Updates and Cancel are read from their own keys (see UpdateKey,
+	// CancelKey) by the producer's Status; they are never stored in the record.
+	Updates *Updates       `json:"updates,omitempty"`
+	Cancel  *CancelOutcome `json:"cancel,omitempty"`
 }
 
 // Invalid returns every recipient a provider refused, over all parts.

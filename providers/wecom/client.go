@@ -119,14 +119,14 @@ func TokenKey(corpID string, agentID int64) string {
 // Name returns [ProviderName], "wecom".
 func (c *Client) Name() string { return ProviderName }
 
-// Capabilities returns what this client supports: recall (within [RecallWindow];
-// self-built apps only, as a recall request does not name its tenant), no
-// update or reply yet, parts of at most [MaxUsersPerPart] users and
+// Capabilities returns what this client supports: update (update_template_card,
+// see [Client.Update]) and recall (within [RecallWindow]), both for self-built
+// apps only, as their requests do not name a tenant; no reply, parts of at most [MaxUsersPerPart] users and
 // [MaxGroupsPerPart] departments and tags, and a dedupe window equal to the
 // duplicate check interval every body carries.
 func (c *Client) Capabilities() providers.Capabilities {
 	return providers.Capabilities{
-		Update:           false,
+		Update:           !c.cfg.MultiTenant(),
 		Recall:           !c.cfg.MultiTenant(),
 		Reply:            false,
 		MaxUsersPerPart:  MaxUsersPerPart,
@@ -134,12 +134,6 @@ func (c *Client) Capabilities() providers.Capabilities {
 		DedupeWindow:     c.cfg.DuplicateCheckInterval,
 		RecallWindow:     RecallWindow,
 	}
-}
-
-// Update is not supported yet: it returns a [providers.ClassPermanent] *Error for
-// op "message/update_template_card".
-func (c *Client) Update(ctx context.Context, req *providers.UpdateRequest) (*providers.Result, error) {
-	return nil, &providers.Error{Provider: ProviderName, Op: opUpdate, Class: providers.ClassPermanent, Message: "not supported yet"}
 }
 
 // Reply is not supported (WeCom app messages have no reply): it returns a

@@ -2,6 +2,7 @@ package wecom
 
 import (
 	"context"
+	"errors"
 	"io"
 	"net/http"
 	"reflect"
@@ -49,7 +50,7 @@ func TestNameAndCapabilities(t *testing.T) {
 		t.Errorf("Name() = %q", b.client.Name())
 	}
 	want := providers.Capabilities{
-		Recall: true, MaxUsersPerPart: 1000, MaxGroupsPerPart: 100,
+		Update: true, Recall: true, MaxUsersPerPart: 1000, MaxGroupsPerPart: 100,
 		DedupeWindow: 30 * time.Minute, RecallWindow: 24 * time.Hour,
 	}
 	if got := b.client.Capabilities(); !reflect.DeepEqual(got, want) {
@@ -57,17 +58,20 @@ func TestNameAndCapabilities(t *testing.T) {
 	}
 }
 
-func TestUpdateAndReplyNotSupported(t *testing.T) {
+func TestUpdateWithoutCodeAndReplyNotSupported(t *testing.T) {
 	t.Parallel()
 	b := setup(t)
 	_, uerr := b.client.Update(context.Background(), &providers.UpdateRequest{ProviderMessageID: "m"})
+	var ve *providers.ValidationError
+	if !errors.As(uerr, &ve) || ve.Field != "response_code" {
+		t.Errorf("update without a response_code: %v, want a validation error on response_code", uerr)
+	}
 	_, rerr := b.client.Reply(context.Background(), &providers.ReplyRequest{ChatID: "c"})
 	for _, tt := range []struct {
 		desc string
 		err  error
 		op   string
 	}{
-		{desc: "update", err: uerr, op: "message/update_template_card"},
 		{desc: "reply", err: rerr, op: "reply"},
 	} {
 		pe := providerError(t, tt.err)

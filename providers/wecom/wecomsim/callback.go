@@ -199,6 +199,7 @@ func (s *Sim) CardClickCallback(click CardClick) (Callback, string, error) {
 		event = "template_card_menu_event"
 	}
 	code := s.randIDLocked(43)
+	s.noteClickCodeLocked(corpID, agentID, click.TaskID, code) // update.go: the code updates the card once
 	var x xmlBuilder
 	x.field("ToUserName", corpID)
 	x.field("FromUserName", click.User)

@@ -305,7 +305,7 @@ func TestTemplateCard(t *testing.T) {
 func TestUnknownPath(t *testing.T) {
 	t.Parallel()
 	b := setup(t)
-	_, status, _, err := b.do(t.Context(), "POST", "/cgi-bin/message/update_template_card?access_token=x", []byte(`{}`))
+	_, status, _, err := b.do(t.Context(), "POST", "/cgi-bin/message/no_such_api?access_token=x", []byte(`{}`))
 	if err != nil || status != 404 {
 		t.Fatalf("status %d, %v", status, err)
 	}

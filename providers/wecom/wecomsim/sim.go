@@ -143,6 +143,7 @@ type Sim struct {
 	srvMu      sync.Mutex
 	srv        *http.Server
 	srvErrCh   chan error
+	cards      cardBook // update_template_card state (update.go)
 }
 
 // New returns a simulator with no corps or apps; add them with [Sim.AddApp] and
@@ -216,6 +217,7 @@ func New(opts Options) *Sim {
 		s.mux.HandleFunc("/cgi-bin/"+ep, func(w http.ResponseWriter, r *http.Request) { s.serveAPI(w, r, ep, h) })
 	}
 	s.routeInspect()
+	s.routeCards()
 	return s
 }
 

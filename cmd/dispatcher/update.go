@@ -1,0 +1,109 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+
+	"github.com/msgdispatch/msgdispatch/internal/config"
+	"github.com/msgdispatch/msgdispatch/producer"
+	"github.com/msgdispatch/msgdispatch/providers"
+)
+
+// runUpdate is "dispatcher update --config F ID (--card @f | --text T |
+// --markdown M | --raw @f | --button T)": it enqueues new content for message
+// ID and prints its update sequence number.
+func runUpdate(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("update", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	var (
+		path     = fs.String("config", "", "config file (required)")
+		text     = fs.String("text", "", "new text content")
+		markdown = fs.String("markdown", "", "new markdown content")
+		card     = fs.String("card", "", "new card JSON: @file.json or inline JSON")
+		raw      = fs.String("raw", "", "new provider-native message JSON: @file.json or inline JSON")
+		button   = fs.String("button", "", "new text of the clicked button of a sent card (WeCom)")
+	)
+	if err := fs.Parse(reorder(args)); err != nil {
+		return err
+	}
+	const use = "update: usage: dispatcher update --config F ID (--card @file.json | --text T | --markdown M | --raw @file.json | --button T)"
+	if *path == "" || fs.NArg() != 1 {
+		return fmt.Errorf(use)
+	}
+	var c producer.Content
+	n := 0
+	if *text != "" {
+		c, n = producer.Content{Kind: providers.KindText, Text: *text}, n+1
+	}
+	if *markdown != "" {
+		c, n = producer.Content{Kind: providers.KindMarkdown, Text: *markdown}, n+1
+	}
+	if *button != "" {
+		c, n = producer.Content{Kind: providers.KindButton, Text: *button}, n+1
+	}
+	for _, f := range []struct {
+		name, v string
+		kind    providers.Kind
+	}{{"card", *card, providers.KindCard}, {"raw", *raw, providers.KindRaw}} {
+		if f.v == "" {
+			continue
+		}
+		b, err := readJSONArg(f.name, f.v)
+		if err != nil {
+			return err
+		}
+		c, n = producer.Content{Kind: f.kind, Body: b}, n+1
+	}
+	if n != 1 {
+		return fmt.Errorf("update: give exactly one of --card, --text, --markdown, --raw, --button")
+	}
+	cfg, err := config.Load(*path)
+	if err != nil {
+		return err
+	}
+	rdb, err := openRedis(ctx, cfg.Redis)
+	if err != nil {
+		return err
+	}
+	defer rdb.Close()
+	seq, err := producer.New(cfg, rdb).Update(ctx, fs.Arg(0), c)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintln(stdout, seq)
+	return nil
+}
+
+// reorder moves the positional arguments after the flags, so that
+// "update ID --text T" works like "update --text T ID".
+func reorder(args []string) []string {
+	var flags, pos []string
+	for i := 0; i < len(args); i++ {
+		a := args[i]
+		switch {
+		case a == "--":
+			pos = append(pos, args[i+1:]...)
+			i = len(args)
+		case len(a) > 1 && a[0] == '-':
+			flags = append(flags, a)
+			if !containsRune(a, '=') && i+1 < len(args) {
+				flags = append(flags, args[i+1])
+				i++
+			}
+		default:
+			pos = append(pos, a)
+		}
+	}
+	return append(flags, pos...)
+}
+
+func containsRune(s string, r rune) bool {
+	for _, c := range s {
+		if c == r {
+			return true
+		}
+	}
+	return false
+}
