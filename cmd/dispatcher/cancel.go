@@ -7,7 +7,6 @@ import (
 	"io"
 	"text/tabwriter"
 
-	"github.com/msgdispatch/msgdispatch/internal/config"
 	"github.com/msgdispatch/msgdispatch/producer"
 )
 
@@ -23,17 +22,11 @@ func runCancel(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	if *path == "" || fs.NArg() != 1 {
 		return fmt.Errorf("cancel: usage: dispatcher cancel --config F ID")
 	}
-	cfg, err := config.Load(*path)
-	if err != nil {
+	var o *producer.CancelResult
+	if err := withProducer(ctx, *path, func(c *producer.Client) (err error) {
+		o, err = c.Cancel(ctx, fs.Arg(0))
 		return err
-	}
-	rdb, err := openRedis(ctx, cfg.Redis)
-	if err != nil {
-		return err
-	}
-	defer rdb.Close()
-	o, err := producer.New(cfg, rdb).Cancel(ctx, fs.Arg(0))
-	if err != nil {
+	}); err != nil {
 		return err
 	}
 	fmt.Fprintf(stdout, "message %s: %s\n", o.ID, o.State)

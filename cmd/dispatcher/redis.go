@@ -8,6 +8,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/msgdispatch/msgdispatch/internal/config"
+	"github.com/msgdispatch/msgdispatch/producer"
 )
 
 // openRedis connects to the Redis of cfg and checks that it answers.
@@ -31,4 +32,19 @@ func openRedis(ctx context.Context, cfg config.Redis) (*redis.Client, error) {
 		return nil, fmt.Errorf("redis at %s: %w", opt.Addr, err)
 	}
 	return rdb, nil
+}
+
+// withProducer loads the config at path, connects to its Redis and runs fn with a
+// producer client; the connection is closed when fn returns.
+func withProducer(ctx context.Context, path string, fn func(*producer.Client) error) error {
+	cfg, err := config.Load(path)
+	if err != nil {
+		return err
+	}
+	rdb, err := openRedis(ctx, cfg.Redis)
+	if err != nil {
+		return err
+	}
+	defer rdb.Close()
+	return fn(producer.New(cfg, rdb))
 }

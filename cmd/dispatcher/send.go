@@ -10,7 +10,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/msgdispatch/msgdispatch/internal/config"
 	"github.com/msgdispatch/msgdispatch/producer"
 	"github.com/msgdispatch/msgdispatch/providers"
 )
@@ -97,17 +96,11 @@ func runSend(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		opts = append(opts, producer.Queue(*queue))
 	}
 
-	cfg, err := config.Load(*path)
-	if err != nil {
+	var id string
+	if err := withProducer(ctx, *path, func(c *producer.Client) (err error) {
+		id, err = c.Send(ctx, msg, opts...)
 		return err
-	}
-	rdb, err := openRedis(ctx, cfg.Redis)
-	if err != nil {
-		return err
-	}
-	defer rdb.Close()
-	id, err := producer.New(cfg, rdb).Send(ctx, msg, opts...)
-	if err != nil {
+	}); err != nil {
 		return err
 	}
 	fmt.Fprintln(stdout, id)

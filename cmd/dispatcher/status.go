@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 
-	"github.com/msgdispatch/msgdispatch/internal/config"
 	"github.com/msgdispatch/msgdispatch/producer"
 )
 
@@ -21,17 +20,11 @@ func runStatus(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	if *path == "" || fs.NArg() != 1 {
 		return fmt.Errorf("status: usage: dispatcher status --config F ID")
 	}
-	cfg, err := config.Load(*path)
-	if err != nil {
+	var st *producer.Status
+	if err := withProducer(ctx, *path, func(c *producer.Client) (err error) {
+		st, err = c.Status(ctx, fs.Arg(0))
 		return err
-	}
-	rdb, err := openRedis(ctx, cfg.Redis)
-	if err != nil {
-		return err
-	}
-	defer rdb.Close()
-	st, err := producer.New(cfg, rdb).Status(ctx, fs.Arg(0))
-	if err != nil {
+	}); err != nil {
 		return err
 	}
 	enc := json.NewEncoder(stdout)

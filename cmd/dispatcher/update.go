@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 
-	"github.com/msgdispatch/msgdispatch/internal/config"
 	"github.com/msgdispatch/msgdispatch/producer"
 	"github.com/msgdispatch/msgdispatch/providers"
 )
@@ -59,17 +58,11 @@ func runUpdate(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	if n != 1 {
 		return fmt.Errorf("update: give exactly one of --card, --text, --markdown, --raw, --button")
 	}
-	cfg, err := config.Load(*path)
-	if err != nil {
+	var seq int64
+	if err := withProducer(ctx, *path, func(pc *producer.Client) (err error) {
+		seq, err = pc.Update(ctx, fs.Arg(0), c)
 		return err
-	}
-	rdb, err := openRedis(ctx, cfg.Redis)
-	if err != nil {
-		return err
-	}
-	defer rdb.Close()
-	seq, err := producer.New(cfg, rdb).Update(ctx, fs.Arg(0), c)
-	if err != nil {
+	}); err != nil {
 		return err
 	}
 	fmt.Fprintln(stdout, seq)
