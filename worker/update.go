@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/hibiken/asynq"
+	"github.com/redis/go-redis/v9"
 
 	"github.com/msgdispatch/msgdispatch/internal/job"
 	"github.com/msgdispatch/msgdispatch/internal/record"
@@ -17,6 +18,15 @@ import (
 	"github.com/msgdispatch/msgdispatch/providers"
 	"github.com/msgdispatch/msgdispatch/providers/wecom"
 )
+
+// takeOverLockScript renews the update lease when token already holds it.
+var takeOverLockScript = redis.NewScript(`
+if redis.call('GET', KEYS[1]) == ARGV[1] then
+  redis.call('PEXPIRE', KEYS[1], ARGV[2])
+  return 1
+end
+return 0
+`)
 
 // updateLease bounds how long one update task holds a message's lease
 // without finishing (a crashed task's lease lapses after it).
@@ -84,12 +94,23 @@ func (w *Worker) handleUpdate(ctx context.Context, t *asynq.Task) error {
 	if !ok {
 		return Defer(time.Minute, fmt.Sprintf("app %q is not configured on this worker", ref.App))
 	}
+	// The lease names the task: a run of the same task that asynq recovered
+	// after its worker died takes the dead run's lease over instead of
+	// waiting it out (asynq never runs one task twice at once).
 	var b [8]byte
 	_, _ = rand.Read(b[:])
-	token := hex.EncodeToString(b[:])
+	token := "run:" + hex.EncodeToString(b[:])
+	if tid, ok := asynq.GetTaskID(ctx); ok {
+		token = "task:" + tid
+	}
 	got, err := w.records.AcquireUpdateLock(ctx, ref.App, ref.ID, token, updateLease)
 	if err != nil {
 		return err
+	}
+	if !got {
+		if got, err = takeOverLockScript.Run(ctx, w.rdb, []string{record.UpdateLockKey(ref.App, ref.ID)}, token, updateLease.Milliseconds()).Bool(); err != nil {
+			return err
+		}
 	}
 	if !got {
 		return Defer(time.Second, "another update task of this message is running")

@@ -41,7 +41,7 @@ type Fault struct {
 	// Kind says what the fault does.
 	Kind FaultKind `json:"kind"`
 	// Endpoint is the endpoint it applies to (EndpointSend, EndpointGetToken,
-	// EndpointRecall); "" means every API endpoint.
+	// EndpointRecall, EndpointUpdate); "" means every API endpoint.
 	Endpoint string `json:"endpoint,omitempty"`
 	// Count is how many matching requests it applies to. 0 means 1; negative
 	// means every matching request until [Sim.ClearFaults].
@@ -134,7 +134,7 @@ func (f Fault) validate() error {
 		return fmt.Errorf("wecomsim: unknown fault kind %q", f.Kind)
 	}
 	switch f.Endpoint {
-	case "", EndpointSend, EndpointGetToken, EndpointRecall:
+	case "", EndpointSend, EndpointGetToken, EndpointRecall, EndpointUpdate:
 	default:
 		return fmt.Errorf("wecomsim: unknown endpoint %q", f.Endpoint)
 	}
