@@ -129,6 +129,21 @@ func TestSendErrors(t *testing.T) {
 			t.Errorf("%s: err = %v, want it to mention %q", tc.desc, err, tc.want)
 		}
 	}
+	for _, tc := range []struct {
+		desc string
+		args []string
+		want string
+	}{
+		{desc: "update: two contents", args: []string{"update", "--config", b.cfg, "hr.x", "--text", "a", "--button", "b"}, want: "exactly one of"},
+		{desc: "update: no id", args: []string{"update", "--config", b.cfg, "--text", "a"}, want: "usage"},
+		{desc: "update: unknown message", args: []string{"update", "--config", b.cfg, "hr.nosuchmessage", "--text", "a"}, want: "hr.nosuchmessage"},
+		{desc: "cancel: no id", args: []string{"cancel", "--config", b.cfg}, want: "usage"},
+		{desc: "cancel: not a message id", args: []string{"cancel", "--config", b.cfg, "nodot"}, want: "nodot"},
+	} {
+		if err := b.run(tc.args...); err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%s: err = %v, want it to mention %q", tc.desc, err, tc.want)
+		}
+	}
 	if err := b.run("status", "--config", b.cfg); err == nil || !strings.Contains(err.Error(), "usage") {
 		t.Errorf("status without id: %v", err)
 	}

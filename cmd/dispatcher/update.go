@@ -7,7 +7,6 @@ import (
 	"io"
 
 	"github.com/msgdispatch/msgdispatch/producer"
-	"github.com/msgdispatch/msgdispatch/providers"
 )
 
 // runUpdate is "dispatcher update --config F ID (--card @f | --text T |
@@ -17,12 +16,8 @@ func runUpdate(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	fs := flag.NewFlagSet("update", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	var (
-		path     = fs.String("config", "", "config file (required)")
-		text     = fs.String("text", "", "new text content")
-		markdown = fs.String("markdown", "", "new markdown content")
-		card     = fs.String("card", "", "new card JSON: @file.json or inline JSON")
-		raw      = fs.String("raw", "", "new provider-native message JSON: @file.json or inline JSON")
-		button   = fs.String("button", "", "new text of the clicked button of a sent card (WeCom)")
+		path    = fs.String("config", "", "config file (required)")
+		content = addContentFlags(fs, true)
 	)
 	if err := fs.Parse(reorder(args)); err != nil {
 		return err
@@ -32,31 +27,9 @@ func runUpdate(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		return fmt.Errorf(use)
 	}
 	var c producer.Content
-	n := 0
-	if *text != "" {
-		c, n = producer.Content{Kind: providers.KindText, Text: *text}, n+1
-	}
-	if *markdown != "" {
-		c, n = producer.Content{Kind: providers.KindMarkdown, Text: *markdown}, n+1
-	}
-	if *button != "" {
-		c, n = producer.Content{Kind: providers.KindButton, Text: *button}, n+1
-	}
-	for _, f := range []struct {
-		name, v string
-		kind    providers.Kind
-	}{{"card", *card, providers.KindCard}, {"raw", *raw, providers.KindRaw}} {
-		if f.v == "" {
-			continue
-		}
-		b, err := readJSONArg(f.name, f.v)
-		if err != nil {
-			return err
-		}
-		c, n = producer.Content{Kind: f.kind, Body: b}, n+1
-	}
-	if n != 1 {
-		return fmt.Errorf("update: give exactly one of --card, --text, --markdown, --raw, --button")
+	var err error
+	if c.Kind, c.Text, c.Body, err = content.content("update"); err != nil {
+		return err
 	}
 	var seq int64
 	if err := withProducer(ctx, *path, func(pc *producer.Client) (err error) {
