@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -195,7 +196,57 @@ func runDemo(ctx context.Context, c *producer.Client, stdout io.Writer) error {
 		}
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", id, demos[i].what, st.State, detail)
 	}
-	return tw.Flush()
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	return runCardDemo(ctx, c, stdout)
+}
+
+// runCardDemo sends an interactive card, updates it once it is accepted, and
+// prints what each user sees now.
+func runCardDemo(ctx context.Context, c *producer.Client, stdout io.Writer) error {
+	card := func(title string) json.RawMessage {
+		return json.RawMessage(fmt.Sprintf(`{"card_type":"button_interaction","main_title":{"title":%q},`+
+			`"button_list":[{"text":"同意","style":1,"key":"approve"},{"text":"驳回","style":2,"key":"reject"}]}`, title))
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	id, err := c.Send(ctx, providers.Message{App: "demo", To: providers.Recipients{Users: []string{"wangwu", "zhaoliu"}},
+		Kind: providers.KindCard, Body: card("请假审批：待处理")})
+	if err != nil {
+		return fmt.Errorf("dev: card demo: %w", err)
+	}
+	if _, err := waitTerminal(ctx, c, id, deadline); err != nil {
+		return fmt.Errorf("dev: card demo: %w", err)
+	}
+	seq, err := c.Update(ctx, id, producer.Content{Kind: providers.KindCard, Body: card("请假审批：已通过")})
+	if err != nil {
+		return fmt.Errorf("dev: card demo: update: %w", err)
+	}
+	tick := time.NewTicker(50 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		st, err := c.Status(ctx, id)
+		if err != nil {
+			return fmt.Errorf("dev: card demo: %w", err)
+		}
+		if u := st.Updates; u != nil && len(u.History) > 0 && u.History[len(u.History)-1].Seq == seq && u.History[len(u.History)-1].State != "pending" {
+			last := u.History[len(u.History)-1]
+			fmt.Fprintf(stdout, "\ncard %s sent to wangwu, zhaoliu, then updated (update %d: %s)\n", id, seq, last.State)
+			for _, user := range []string{"wangwu", "zhaoliu"} {
+				r := u.Recipients[user]
+				fmt.Fprintf(stdout, "  %-8s sees update %d (%s) %s\n", user, r.Seq, r.State, r.Reason)
+			}
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return errors.New("dev: card demo: the update did not finish in 30s")
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-tick.C:
+		}
+	}
 }
 
 // waitTerminal polls a message's status until it ends (dev mode only: a person

@@ -160,7 +160,7 @@ func TestDevRunsTheDemo(t *testing.T) {
 	if err := run(ctx, []string{"dev", "--listen", "127.0.0.1:0", "--exit-after-demo"}, &out, &errs); err != nil {
 		t.Fatalf("dev: %v\n%s\n%s", err, out.String(), errs.String())
 	}
-	for _, want := range []string{"/monitoring/", "text to one user", "accepted", "partially_accepted", "invalid users: nobody", "failed"} {
+	for _, want := range []string{"/monitoring/", "text to one user", "accepted", "partially_accepted", "invalid users: nobody", "failed", "sees update 1 (updated)"} {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("dev output lacks %q:\n%s", want, out.String())
 		}
