@@ -125,13 +125,14 @@
 //
 // Measured against a bare sliding-window check (ZREMRANGEBYSCORE, ZCARD,
 // ZADD per recipient; no TTL, no ledger), BenchmarkAdmissionRatio, 16 callers:
-// in 250-recipient chunks the script takes about 4.5µs of Redis time per
-// recipient against 2.6µs (0.56–0.60× the throughput); a single-recipient
-// call about 20µs against 6µs (0.53–0.61× the throughput on a loaded 2-core
+// in 250-recipient chunks the script takes about 4.2–4.5µs of Redis time per
+// recipient against 2.6µs (0.61–0.64× the throughput); a single-recipient
+// call about 20µs against 6µs (0.58–0.62× the throughput on a loaded 2-core
 // machine, the client's own cost narrowing the gap). The gap is what the bare
 // check leaves out: a TTL on every key (with PEXPIRE alone the bare check
-// takes 4.4µs per recipient in chunks, as much as this script) and the
-// ledger (with both, 6.2µs: more than this script, whose ledger write is one
-// HSET per call). For a single recipient the clock, the daily counter and the
-// decision logic add about 8µs over those writes.
+// takes 4.5µs per recipient in chunks, as much as this script) and the
+// ledger (with both, 6.4µs: more than this script, whose ledger write is one
+// HSET per call). A single-recipient call is bound by the number of commands
+// it runs (nine against four: the clock, the ledger, the daily counter and
+// the TTLs), each costing about 1–2µs of script overhead over its own work.
 package ratelimit

@@ -373,20 +373,21 @@ func (l *Limiter) admit(ctx context.Context, r Request, readmit bool) (*Decision
 		argZero, // group cost: first chunk only
 		c.nwArg,
 	}
+	var plen any = strconv.Itoa(len(rprefix))
 	nchunks := max(1, (len(rcpts)+ChunkSize-1)/ChunkSize)
 	chunks := make([]chunk, 0, nchunks)
 	for i := 0; i == 0 || i < len(rcpts); i += ChunkSize {
 		part := rcpts[i:min(i+ChunkSize, len(rcpts))]
-		ch := chunk{keys: make([]string, 2, 2+len(part)), args: make([]any, len(head), len(head)+len(c.windowArgs)+len(part))}
+		ch := chunk{keys: make([]string, 2, 2+len(part)), args: make([]any, len(head), len(head)+len(c.windowArgs)+1)}
 		ch.keys[0], ch.keys[1] = ledger, clock
 		copy(ch.args, head[:])
 		if i == 0 && r.GroupCost > 0 {
 			ch.args[12] = strconv.Itoa(r.GroupCost)
 		}
 		ch.args = append(ch.args, c.windowArgs...)
+		ch.args = append(ch.args, plen)
 		for _, rc := range part {
 			ch.keys = append(ch.keys, rprefix+rc)
-			ch.args = append(ch.args, rc)
 		}
 		ch.rcpt = part
 		if i == 0 && r.GroupCost > 0 {

@@ -14,11 +14,12 @@ import "github.com/redis/go-redis/v9"
 // test clock, always "0" in production: only tests set it, to an offset in ms
 // added to TIME, or to "@<ms>", a fixed time used instead of TIME.
 const luaClock = `
-local us
+local us, rms
 if string.sub(ARGV[2], 1, 1) == '@' then
   us = tonumber(string.sub(ARGV[2], 2)) * 1000
 else
   local t = redis.call('TIME')
+  rms = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
   us = tonumber(t[1]) * 1000000 + tonumber(t[2]) + tonumber(ARGV[2]) * 1000
 end
 local opstr = string.format('%d', us)
@@ -138,7 +139,8 @@ end
 //	ARGV[13] group cost charged to the daily cap (0 = none)
 //	ARGV[14] number of windows nw
 //	ARGV[15..14+2nw] per window: count, window+margin ms
-//	ARGV[15+2nw..] the recipients (ledger fields), in the order of KEYS[3..]
+//	ARGV[15+2nw] the length of the arrival keys' prefix ({app}:r:<tenant>:):
+//	         recipient j's ledger field is KEYS[2+j] without it
 //
 // Returns {op, now, idx, code, at, why, gen, idx, code, …}: the call's stamp
 // (µs), now (ms), then one quintuple per recipient that was NOT freshly
@@ -176,8 +178,8 @@ for i = 1, nw do
   if urgent then thr[i] = c else thr[i] = c - headroom end
   if effL[i] > Lmax then Lmax = effL[i] end
 end
-local r0 = 14 + 2 * nw
-local nr = #ARGV - r0
+local plen = tonumber(ARGV[15 + 2 * nw]) + 1
+local nr = #KEYS - 2
 local peakOn = guard > 0 and not urgent
 
 -- the end of the peak window holding s, or nil
@@ -256,7 +258,7 @@ local function search(key, lb, top, tn, last, need)
 end
 
 local fields = {}
-for j = 1, nr do fields[j] = ARGV[r0 + j] end
+for j = 1, nr do fields[j] = string.sub(KEYS[2 + j], plen) end
 if gcost > 0 then fields[nr + 1] = '*' end
 local led = {}
 -- a new message (the usual first call) has no ledger: one EXISTS instead of
@@ -275,6 +277,10 @@ end
 local maxAt = now
 local nowStr, LmaxStr = istr(now), istr(Lmax)
 local fresh = 'A' .. nowStr .. ',' .. opstr .. ',' .. gen .. ',0'
+-- a fresh key expires Lmax from now: PEXPIREAT on Redis's own clock when TIME
+-- was read (PEXPIRE is rewritten into PEXPIREAT by Redis: an extra string)
+local expCmd, expArg = 'PEXPIRE', LmaxStr
+if rms then expCmd, expArg = 'PEXPIREAT', istr(rms + Lmax) end
 -- the fast path: a recipient with no arrival and no ledger entry is charged
 -- now when today has room and now is not in a peak window (non-urgent)
 local fast = not (peakOn and peakEnd(now)) and (notAfter == 0 or now <= notAfter)
@@ -289,9 +295,23 @@ for j = 1, nr do
     top = redis.call('ZRANGE', key, '-4', '-1', 'WITHSCORES') -- -K
     tn = #top / 2
   end
-  if tn == 0 and fast and (cap == 0 or dayTake(today, 1)) then
+  local take = false
+  if tn == 0 and fast then
+    if cap == 0 then
+      take = true
+    else -- dayTake(today, 1), inlined once today is read
+      local u = dused[today]
+      if u ~= nil then
+        local dt = ddelta[today] or 0
+        if u + dt + 1 <= cap then ddelta[today] = dt + 1; take = true end
+      else
+        take = dayTake(today, 1)
+      end
+    end
+  end
+  if take then
     redis.call('ZADD', key, nowStr, opstr)
-    redis.call('PEXPIRE', key, LmaxStr)
+    redis.call(expCmd, key, expArg)
     lset[nl + 1] = fields[j]; lset[nl + 2] = fresh; nl = nl + 2
   elseif st == 'S' then
     emit(j, 6, at, why, tonumber(g))
