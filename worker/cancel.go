@@ -179,7 +179,7 @@ func (w *Worker) handleCancel(ctx context.Context, t *asynq.Task) error {
 		switch p.State {
 		case record.PartAccepted:
 			po.Outcome = record.OutcomeSent
-			po.Error = w.recall(ctx, prov, caps, &p)
+			po.Error = w.recall(ctx, prov, caps, messageTenant(rec, &p), &p)
 			if po.Error == "" {
 				po.Outcome = record.OutcomeRecalled
 			}
@@ -196,7 +196,8 @@ func (w *Worker) handleCancel(ctx context.Context, t *asynq.Task) error {
 }
 
 // recall takes back one accepted part; it returns "" when recalled, else why not.
-func (w *Worker) recall(ctx context.Context, prov providers.Provider, caps providers.Capabilities, p *record.Part) string {
+// tenant is the tenant the message was sent for ("" for a self-built app).
+func (w *Worker) recall(ctx context.Context, prov providers.Provider, caps providers.Capabilities, tenant string, p *record.Part) string {
 	switch {
 	case !caps.Recall:
 		return prov.Name() + " cannot recall messages of this app"
@@ -207,7 +208,7 @@ func (w *Worker) recall(ctx context.Context, prov providers.Provider, caps provi
 	}
 	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), w.cfg.Worker.SendTimeout)
 	defer cancel()
-	err := prov.Recall(sctx, &providers.RecallRequest{ProviderMessageID: p.Result.ProviderMessageID})
+	err := prov.Recall(sctx, &providers.RecallRequest{ProviderMessageID: p.Result.ProviderMessageID, Tenant: tenant})
 	if err == nil {
 		return ""
 	}
@@ -226,4 +227,16 @@ func messageTaskIDs(rec *record.Record) []string {
 		ids = append(ids, rec.ID+"/"+strconv.Itoa(g))
 	}
 	return ids
+}
+
+// messageTenant is the tenant (auth corp id) rec's message was sent for: the
+// job's, else the one part p carries; "" for a self-built app.
+func messageTenant(rec *record.Record, p *record.Part) string {
+	if rec != nil && rec.Job != nil && rec.Job.Message.Tenant != "" {
+		return rec.Job.Message.Tenant
+	}
+	if p != nil {
+		return p.Tenant
+	}
+	return ""
 }

@@ -265,6 +265,7 @@ func (w *Worker) updatePart(ctx context.Context, rec *record.Record, p *record.P
 		}
 		return out, nil
 	}
+	tenant := messageTenant(rec, p)
 	req := func(code string, users []string) (*providers.Result, error) {
 		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), w.cfg.Worker.SendTimeout)
 		defer cancel()
@@ -272,7 +273,7 @@ func (w *Worker) updatePart(ctx context.Context, rec *record.Record, p *record.P
 		if p.Result != nil {
 			msgid = p.Result.ProviderMessageID
 		}
-		return prov.Update(sctx, &providers.UpdateRequest{ProviderMessageID: msgid, ResponseCode: code,
+		return prov.Update(sctx, &providers.UpdateRequest{ProviderMessageID: msgid, Tenant: tenant, ResponseCode: code,
 			To: providers.Recipients{Users: users}, Kind: c.Kind, Text: c.Text, Body: c.Body})
 	}
 	rest := need
@@ -314,7 +315,7 @@ func (w *Worker) updatePart(ctx context.Context, rec *record.Record, p *record.P
 	}
 	codes := respcode.New(w.rdb)
 	for _, u := range rest {
-		code, err := codes.Take(ctx, rec.App, p.Tenant, taskID, wecom.NormalizeUser(mode, u))
+		code, err := codes.Take(ctx, rec.App, tenant, taskID, wecom.NormalizeUser(mode, u))
 		if errors.Is(err, respcode.ErrNotFound) {
 			unreach(u, reasonNoCode+" ("+partReason+")")
 			continue
@@ -330,7 +331,7 @@ func (w *Worker) updatePart(ctx context.Context, rec *record.Record, p *record.P
 			out[u] = record.RecipientState{Seq: n, State: record.RecipientUpdated, At: w.now()}
 		case cls == providers.ClassRetryable || cls == providers.ClassThrottled || cls == providers.ClassAppDisabled:
 			// Not applied: put the click's code back for the next try.
-			_ = codes.Put(context.WithoutCancel(ctx), rec.App, p.Tenant, taskID, wecom.NormalizeUser(mode, u), code, wecom.ResponseCodeTTL)
+			_ = codes.Put(context.WithoutCancel(ctx), rec.App, tenant, taskID, wecom.NormalizeUser(mode, u), code, wecom.ResponseCodeTTL)
 			return out, w.updateRetry(ctx, err)
 		default:
 			// 60140 after a code that may be consumed is final; so is any other refusal.

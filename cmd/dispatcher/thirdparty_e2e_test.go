@@ -195,6 +195,19 @@ func TestThirdPartyInstallationEndToEnd(t *testing.T) {
 		t.Errorf("stored response code %q, %v; want the click's", code, err)
 	}
 
+	// Alpha's message, cancelled after it was sent, is recalled with Alpha's
+	// corp token (the simulator refuses a msgid of another tenant's app).
+	out, errs, err = b.run("", "cancel", "--config", b.cfg, idA)
+	if err != nil {
+		t.Fatalf("cancel: %v\n%s", err, errs)
+	}
+	if !strings.Contains(out, string(record.OutcomeRecalled)) {
+		t.Errorf("cancel of %s after it was sent:\n%s", idA, out)
+	}
+	if d := b.sim.Deliveries("wmAlice"); len(d) != 1 || d[0].RecalledAt.IsZero() {
+		t.Errorf("deliveries to wmAlice after the cancel: %+v, want it recalled", d)
+	}
+
 	// Alpha cancels: WeCom tells the dispatcher at once.
 	if _, err := b.sim.FireCancelAuth(b.ctx, mtSuiteID, corpA); err != nil {
 		t.Fatal(err)

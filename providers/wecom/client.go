@@ -120,14 +120,14 @@ func TokenKey(corpID string, agentID int64) string {
 func (c *Client) Name() string { return ProviderName }
 
 // Capabilities returns what this client supports: update (update_template_card,
-// see [Client.Update]) and recall (within [RecallWindow]), both for self-built
-// apps only, as their requests do not name a tenant; no reply, parts of at most [MaxUsersPerPart] users and
+// see [Client.Update]) and recall (within [RecallWindow]), for every mode (a
+// multi-tenant app's requests name their tenant); no reply, parts of at most [MaxUsersPerPart] users and
 // [MaxGroupsPerPart] departments and tags, and a dedupe window equal to the
 // duplicate check interval every body carries.
 func (c *Client) Capabilities() providers.Capabilities {
 	return providers.Capabilities{
-		Update:           !c.cfg.MultiTenant(),
-		Recall:           !c.cfg.MultiTenant(),
+		Update:           true,
+		Recall:           true,
 		Reply:            false,
 		MaxUsersPerPart:  MaxUsersPerPart,
 		MaxGroupsPerPart: MaxGroupsPerPart,

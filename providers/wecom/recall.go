@@ -11,30 +11,35 @@ type recallRequest struct {
 	MsgID string `json:"msgid"`
 }
 
-// Recall takes back a message of a self-built app sent within [RecallWindow]
-// (24h): POST
+// Recall takes back a message sent within [RecallWindow] (24h): POST
 // {base}/cgi-bin/message/recall with {"msgid":…}, refreshing the token once like
-// Send. An empty ProviderMessageID is a *providers.ValidationError; 42052 (msgid
-// expired) and other errcodes are classified by errcodeTable (42052 is permanent).
+// Send. A multi-tenant app recalls with the token of req.Tenant (the tenant the
+// message was sent for), obtained like Send's; a multi-tenant request without
+// Tenant is a *providers.ValidationError on "tenant", as is an empty
+// ProviderMessageID on "provider_message_id". 42052 (msgid expired) and other
+// errcodes are classified by errcodeTable (42052 is permanent); tenant-dead
+// errcodes carry providers.Error.Tenant like Send's.
 func (c *Client) Recall(ctx context.Context, req *providers.RecallRequest) error {
 	if req == nil || req.ProviderMessageID == "" {
 		return providers.Invalid("provider_message_id", "required: the msgid of the message to recall")
 	}
+	tenant := ""
 	if c.cfg.MultiTenant() {
-		// providers.RecallRequest does not name the tenant whose token to use.
-		return &providers.Error{Provider: ProviderName, Op: opRecall, Class: providers.ClassPermanent,
-			Message: "recall is not supported yet for apps of mode " + c.cfg.EffectiveMode() + ": the request does not name its tenant"}
+		if req.Tenant == "" {
+			return providers.Invalid("tenant", "required: an app of mode %s recalls a message of one tenant (the authorising corp id it was sent for)", c.cfg.EffectiveMode())
+		}
+		tenant = req.Tenant
 	}
 	body, err := encodeJSON(recallRequest{MsgID: req.ProviderMessageID})
 	if err != nil {
 		return providers.Invalid("provider_message_id", "%v", err)
 	}
-	_, st, err := c.call(ctx, "", opRecall, pathRecall, body)
+	_, st, err := c.call(ctx, tenant, opRecall, pathRecall, body)
 	if err != nil {
 		return err
 	}
 	if code := st.code(); code != 0 {
-		return codeError(opRecall, code, st.ErrMsg)
+		return c.scope(tenant, codeError(opRecall, code, st.ErrMsg))
 	}
 	return nil
 }

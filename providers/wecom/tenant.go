@@ -121,21 +121,29 @@ func (c *Client) forTenant(ctx context.Context, msg *providers.Message) (*Client
 		}
 		return c, nil
 	}
-	if msg.Tenant == "" {
+	return c.tenantClient(ctx, opPrepare, msg.Tenant)
+}
+
+// tenantClient returns a copy of the multi-tenant client c whose AgentID is
+// that of tenant, read from the tenant store, for op. An empty or unknown
+// tenant is a *providers.ValidationError on "tenant"; a disabled tenant, or
+// one without agentid, is ClassAppDisabled with Tenant set.
+func (c *Client) tenantClient(ctx context.Context, op, tenant string) (*Client, error) {
+	if tenant == "" {
 		return nil, providers.Invalid("tenant", "required: an app of mode %s sends for one tenant (the authorising corp id)", c.cfg.EffectiveMode())
 	}
-	t, err := c.lookupTenant(ctx, opPrepare, msg.Tenant)
+	t, err := c.lookupTenant(ctx, op, tenant)
 	if err != nil {
 		if errors.Is(err, ErrUnknownTenant) {
-			return nil, providers.Invalid("tenant", "unknown tenant %q: the corp has not installed the app (or was removed); add it with `dispatcher tenant add`", msg.Tenant)
+			return nil, providers.Invalid("tenant", "unknown tenant %q: the corp has not installed the app (or was removed); add it with `dispatcher tenant add`", tenant)
 		}
 		return nil, err
 	}
 	if t.Disabled {
-		return nil, disabledError(opPrepare, t)
+		return nil, disabledError(op, t)
 	}
 	if t.AgentID <= 0 {
-		return nil, &providers.Error{Provider: ProviderName, Op: opPrepare, Class: providers.ClassAppDisabled, Tenant: t.CorpID,
+		return nil, &providers.Error{Provider: ProviderName, Op: op, Class: providers.ClassAppDisabled, Tenant: t.CorpID,
 			Message: fmt.Sprintf("tenant %s has no agentid", t.CorpID)}
 	}
 	cp := *c

@@ -70,18 +70,28 @@ func ValidateUpdate(kind providers.Kind, text string, body json.RawMessage) erro
 // A response_code is a single-use capability valid 72 h: WeCom answers 60140
 // for a used or expired one, 42015 for a code of another app, 82101 for no
 // targets, 82102 for targets not in the message; all are permanent. Users
-// WeCom lists in invaliduser come back in Result.Invalid. Multi-tenant apps
-// are not supported yet (the request does not name its tenant).
+// WeCom lists in invaliduser come back in Result.Invalid.
+//
+// A multi-tenant app updates per tenant: req.Tenant (the tenant the card was
+// sent for) gives the agentid, from the tenant store, and the access token,
+// obtained like Send's. A multi-tenant request without Tenant, or with a
+// tenant the store does not know, is a *providers.ValidationError on
+// "tenant"; a disabled tenant and the tenant-dead errcodes are
+// ClassAppDisabled with providers.Error.Tenant set, like Send's.
 func (c *Client) Update(ctx context.Context, req *providers.UpdateRequest) (*providers.Result, error) {
 	if req == nil || req.ResponseCode == "" {
 		return nil, providers.Invalid("response_code", "required: WeCom updates a card only with a response_code")
 	}
-	if c.cfg.MultiTenant() {
-		return nil, &providers.Error{Provider: ProviderName, Op: opUpdate, Class: providers.ClassPermanent,
-			Message: "update is not supported yet for apps of mode " + c.cfg.EffectiveMode() + ": the request does not name its tenant"}
-	}
 	if err := ValidateUpdate(req.Kind, req.Text, req.Body); err != nil {
 		return nil, err
+	}
+	tenant := ""
+	if c.cfg.MultiTenant() {
+		tc, err := c.tenantClient(ctx, opUpdate, req.Tenant)
+		if err != nil {
+			return nil, err
+		}
+		c, tenant = tc, req.Tenant
 	}
 	to := req.To
 	switch {
@@ -125,12 +135,12 @@ func (c *Client) Update(ctx context.Context, req *providers.UpdateRequest) (*pro
 	if err != nil {
 		return nil, providers.Invalid("body", "%v", err)
 	}
-	data, st, err := c.call(ctx, "", opUpdate, pathUpdate, body)
+	data, st, err := c.call(ctx, tenant, opUpdate, pathUpdate, body)
 	if err != nil {
 		return nil, err
 	}
 	if code := st.code(); code != 0 {
-		return nil, codeError(opUpdate, code, st.ErrMsg)
+		return nil, c.scope(tenant, codeError(opUpdate, code, st.ErrMsg))
 	}
 	var resp updateResponse
 	_ = json.Unmarshal(data, &resp)
