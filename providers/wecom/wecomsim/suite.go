@@ -395,15 +395,7 @@ func (s *Sim) handleCorpToken(r *http.Request, body []byte, rec *Request) reply 
 	}
 	a := inst.app
 	a.fetches++
-	t := a.token
-	if t == nil || t.revoked || t.expires.Sub(now) < time.Second {
-		t = &token{app: a, issued: now, expires: now.Add(s.opts.TokenTTL)}
-		for t.value == "" || s.tokens[t.value] != nil {
-			t.value = s.randIDLocked(64)
-		}
-		s.tokens[t.value] = t
-		a.token = t
-	}
+	t := s.appTokenLocked(a, now)
 	return okResp(rec, map[string]any{"access_token": t.value, "expires_in": int64(t.expires.Sub(now) / time.Second)})
 }
 

@@ -59,15 +59,7 @@ func (s *Sim) handleGetToken(r *http.Request, _ []byte, rec *Request) reply {
 	rec.AgentID = a.AgentID
 	a.fetches++
 	now := s.clock()
-	t := a.token
-	if t == nil || t.revoked || t.expires.Sub(now) < time.Second {
-		t = &token{app: a, issued: now, expires: now.Add(s.opts.TokenTTL)}
-		for t.value == "" || s.tokens[t.value] != nil {
-			t.value = s.randIDLocked(64)
-		}
-		s.tokens[t.value] = t
-		a.token = t
-	}
+	t := s.appTokenLocked(a, now)
 	return reply{status: http.StatusOK, v: tokenResp{
 		ErrCode:     CodeOK,
 		ErrMsg:      errMsg(CodeOK),
@@ -148,4 +140,20 @@ func (s *Sim) CurrentToken(corpID string, agentID int64) (tok string, expires ti
 		return "", time.Time{}, false
 	}
 	return a.token.value, a.token.expires, true
+}
+
+// appTokenLocked returns app a's access_token, issuing a new one when it has none
+// or it is revoked or has under a second left (a repeat fetch within validity gets
+// the same token); s.mu must be held. gettoken and get_corp_token both use it.
+func (s *Sim) appTokenLocked(a *app, now time.Time) *token {
+	t := a.token
+	if t == nil || t.revoked || t.expires.Sub(now) < time.Second {
+		t = &token{app: a, issued: now, expires: now.Add(s.opts.TokenTTL)}
+		for t.value == "" || s.tokens[t.value] != nil {
+			t.value = s.randIDLocked(64)
+		}
+		s.tokens[t.value] = t
+		a.token = t
+	}
+	return t
 }
