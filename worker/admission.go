@@ -8,7 +8,9 @@ import (
 	"time"
 
 	"github.com/hibiken/asynq"
+	"github.com/redis/go-redis/v9"
 
+	"github.com/msgdispatch/msgdispatch/internal/appstate"
 	"github.com/msgdispatch/msgdispatch/internal/job"
 	"github.com/msgdispatch/msgdispatch/internal/record"
 	"github.com/msgdispatch/msgdispatch/providers"
@@ -26,7 +28,24 @@ func (w *Worker) handleSend(ctx context.Context, t *asynq.Task) error {
 		// A newer producer may know an app this worker's config does not yet.
 		return w.deferRun(ctx, nil, j, time.Minute, fmt.Sprintf("app %q is not configured on this worker", j.Message.App))
 	}
-	rec, err := w.records.Get(ctx, j.Message.App, j.ID)
+	// One round trip reads the record, the tombstone, the app's pauses and the
+	// newest update content (all under the app's hash tag).
+	var (
+		getRec    func() (*record.Record, error)
+		getTomb   func() (*record.Tombstone, error)
+		getPause  func() (*appstate.Pause, error)
+		getNewest func() (int64, *record.Content, error)
+	)
+	if _, err := w.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
+		getRec = w.records.QueueGet(ctx, p, j.Message.App, j.ID)
+		getTomb = w.records.QueueTombstone(ctx, p, j.Message.App, j.ID)
+		getPause = w.apps.QueuePaused(ctx, p, j.Message.App, j.Message.Tenant)
+		getNewest = w.records.QueueNewest(ctx, p, j.Message.App, j.ID)
+		return nil
+	}); err != nil && !errors.Is(err, redis.Nil) { // a missing tombstone is redis.Nil
+		return fmt.Errorf("message %s: read state: %w", j.ID, err)
+	}
+	rec, err := getRec()
 	if errors.Is(err, record.ErrNotFound) {
 		return fmt.Errorf("message %s: no delivery record (expired or never written): %w", j.ID, asynq.SkipRetry)
 	}
@@ -58,7 +77,7 @@ func (w *Worker) handleSend(ctx context.Context, t *asynq.Task) error {
 
 	// 2. Cancelled? Expired? (The tombstone is checked again, atomically, when
 	// each part is marked sending.)
-	if tomb, err := w.records.Tombstone(ctx, j.Message.App, j.ID); err != nil {
+	if tomb, err := getTomb(); err != nil {
 		return err
 	} else if tomb != nil {
 		return w.endCancelled(ctx, rec, j)
@@ -68,7 +87,7 @@ func (w *Worker) handleSend(ctx context.Context, t *asynq.Task) error {
 	}
 
 	// App or tenant paused because credentials or authorisation are broken (G7).
-	if p, err := w.apps.Paused(ctx, j.Message.App, j.Message.Tenant); err != nil {
+	if p, err := getPause(); err != nil {
 		return err
 	} else if p != nil {
 		return w.deferRun(ctx, rec, j, p.Until.Sub(now), "app paused: "+p.Reason)
@@ -106,7 +125,7 @@ func (w *Worker) handleSend(ctx context.Context, t *asynq.Task) error {
 		if !to.Empty() {
 			msg := j.Message
 			msg.To = to
-			seq, err := w.newestContent(ctx, j, &msg) // updates enqueued before the send
+			seq, err := w.newestContent(getNewest, &msg) // updates enqueued before the send
 			if err != nil {
 				return err
 			}

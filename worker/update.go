@@ -42,8 +42,8 @@ const (
 
 // newestContent renders msg with the newest update of the message, if any,
 // and returns its sequence number (0: the original content).
-func (w *Worker) newestContent(ctx context.Context, j *job.Send, msg *providers.Message) (int64, error) {
-	seq, c, err := w.records.Newest(ctx, j.Message.App, j.ID)
+func (w *Worker) newestContent(getNewest func() (int64, *record.Content, error), msg *providers.Message) (int64, error) {
+	seq, c, err := getNewest()
 	if err != nil || c == nil || c.Kind == providers.KindButton {
 		return 0, err // a button update only changes a card already sent
 	}

@@ -50,26 +50,36 @@ func (s *Store) Pause(ctx context.Context, app, tenant, reason string, now time.
 // Paused returns the pause that stops sending for app's tenant (the app's own
 // pause first), or nil when neither is paused. One round trip.
 func (s *Store) Paused(ctx context.Context, app, tenant string) (*Pause, error) {
+	get := s.QueuePaused(ctx, s.rdb, app, tenant)
+	return get()
+}
+
+// QueuePaused adds the read of Paused to p (a pipeline, or the client itself) and
+// returns the function that decodes it once p has run.
+func (s *Store) QueuePaused(ctx context.Context, p redis.Cmdable, app, tenant string) func() (*Pause, error) {
 	keys := []string{pauseKey(app, "")}
 	if tenant != "" {
 		keys = append(keys, pauseKey(app, tenant))
 	}
-	vals, err := s.rdb.MGet(ctx, keys...).Result()
-	if err != nil {
-		return nil, fmt.Errorf("appstate: read pause of %s: %w", app, err)
-	}
-	for _, v := range vals {
-		str, ok := v.(string)
-		if !ok {
-			continue
+	cmd := p.MGet(ctx, keys...)
+	return func() (*Pause, error) {
+		vals, err := cmd.Result()
+		if err != nil {
+			return nil, fmt.Errorf("appstate: read pause of %s: %w", app, err)
 		}
-		var p Pause
-		if err := json.Unmarshal([]byte(str), &p); err != nil {
-			return nil, fmt.Errorf("appstate: decode pause of %s: %w", app, err)
+		for _, v := range vals {
+			str, ok := v.(string)
+			if !ok {
+				continue
+			}
+			var p Pause
+			if err := json.Unmarshal([]byte(str), &p); err != nil {
+				return nil, fmt.Errorf("appstate: decode pause of %s: %w", app, err)
+			}
+			return &p, nil
 		}
-		return &p, nil
+		return nil, nil
 	}
-	return nil, nil
 }
 
 // Resume lifts the pause of app (or of its tenant).

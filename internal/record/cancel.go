@@ -47,18 +47,29 @@ func (s *Store) PutTombstone(ctx context.Context, app, id string, t Tombstone, t
 
 // Tombstone returns the tombstone of message id, nil when it has none.
 func (s *Store) Tombstone(ctx context.Context, app, id string) (*Tombstone, error) {
-	raw, err := s.rdb.Get(ctx, TombKey(app, id)).Result()
-	if errors.Is(err, redis.Nil) {
-		return nil, nil
+	get := s.QueueTombstone(ctx, s.rdb, app, id)
+	return get()
+}
+
+// QueueTombstone adds the read of a message's tombstone to p (a pipeline, or the
+// client itself) and returns the function that decodes it once p has run: nil
+// when there is none.
+func (s *Store) QueueTombstone(ctx context.Context, p redis.Cmdable, app, id string) func() (*Tombstone, error) {
+	cmd := p.Get(ctx, TombKey(app, id))
+	return func() (*Tombstone, error) {
+		raw, err := cmd.Result()
+		if errors.Is(err, redis.Nil) {
+			return nil, nil
+		}
+		if err != nil {
+			return nil, fmt.Errorf("record: tombstone %s: %w", id, err)
+		}
+		var t Tombstone
+		if err := json.Unmarshal([]byte(raw), &t); err != nil {
+			return nil, fmt.Errorf("record: decode tombstone %s: %w", id, err)
+		}
+		return &t, nil
 	}
-	if err != nil {
-		return nil, fmt.Errorf("record: tombstone %s: %w", id, err)
-	}
-	var t Tombstone
-	if err := json.Unmarshal([]byte(raw), &t); err != nil {
-		return nil, fmt.Errorf("record: decode tombstone %s: %w", id, err)
-	}
-	return &t, nil
 }
 
 // saveUnlessCancelledScript writes a record unless the message has a tombstone.

@@ -131,20 +131,31 @@ func (s *Store) MarkEnqueued(ctx context.Context, app, id string) error {
 
 // Get reads a record.
 func (s *Store) Get(ctx context.Context, app, id string) (*Record, error) {
-	m, err := s.rdb.HGetAll(ctx, Key(app, id)).Result()
-	if err != nil {
-		return nil, fmt.Errorf("record: get %s: %w", id, err)
+	get := s.QueueGet(ctx, s.rdb, app, id)
+	return get()
+}
+
+// QueueGet adds the read of a record to p (a pipeline, or the client itself) and
+// returns the function that decodes it once p has run; a missing record is an
+// error wrapping ErrNotFound.
+func (s *Store) QueueGet(ctx context.Context, p redis.Cmdable, app, id string) func() (*Record, error) {
+	cmd := p.HGetAll(ctx, Key(app, id))
+	return func() (*Record, error) {
+		m, err := cmd.Result()
+		if err != nil {
+			return nil, fmt.Errorf("record: get %s: %w", id, err)
+		}
+		raw, ok := m["rec"]
+		if !ok {
+			return nil, fmt.Errorf("record: get %s: %w", id, ErrNotFound)
+		}
+		var rec Record
+		if err := json.Unmarshal([]byte(raw), &rec); err != nil {
+			return nil, fmt.Errorf("record: decode %s: %w", id, err)
+		}
+		rec.Enqueued = m["enq"] == "1"
+		return &rec, nil
 	}
-	raw, ok := m["rec"]
-	if !ok {
-		return nil, fmt.Errorf("record: get %s: %w", id, ErrNotFound)
-	}
-	var rec Record
-	if err := json.Unmarshal([]byte(raw), &rec); err != nil {
-		return nil, fmt.Errorf("record: decode %s: %w", id, err)
-	}
-	rec.Enqueued = m["enq"] == "1"
-	return &rec, nil
 }
 
 // Save writes rec and, in the same MULTI, appends an event of type typ with

@@ -155,21 +155,31 @@ func (s *Store) PutUpdate(ctx context.Context, app, id string, c *Content, now t
 // Newest returns the newest content of message id and its sequence number;
 // 0 and nil when it has no update.
 func (s *Store) Newest(ctx context.Context, app, id string) (int64, *Content, error) {
-	vals, err := s.rdb.HMGet(ctx, UpdateKey(app, id), "newest_seq", "newest").Result()
-	if err != nil {
-		return 0, nil, fmt.Errorf("record: newest content of %s: %w", id, err)
+	get := s.QueueNewest(ctx, s.rdb, app, id)
+	return get()
+}
+
+// QueueNewest adds the read of Newest to p (a pipeline, or the client itself) and
+// returns the function that decodes it once p has run.
+func (s *Store) QueueNewest(ctx context.Context, p redis.Cmdable, app, id string) func() (int64, *Content, error) {
+	cmd := p.HMGet(ctx, UpdateKey(app, id), "newest_seq", "newest")
+	return func() (int64, *Content, error) {
+		vals, err := cmd.Result()
+		if err != nil {
+			return 0, nil, fmt.Errorf("record: newest content of %s: %w", id, err)
+		}
+		seqS, _ := vals[0].(string)
+		raw, _ := vals[1].(string)
+		if seqS == "" || raw == "" {
+			return 0, nil, nil
+		}
+		seq, _ := strconv.ParseInt(seqS, 10, 64)
+		var c Content
+		if err := json.Unmarshal([]byte(raw), &c); err != nil {
+			return 0, nil, fmt.Errorf("record: decode newest content of %s: %w", id, err)
+		}
+		return seq, &c, nil
 	}
-	seqS, _ := vals[0].(string)
-	raw, _ := vals[1].(string)
-	if seqS == "" || raw == "" {
-		return 0, nil, nil
-	}
-	seq, _ := strconv.ParseInt(seqS, 10, 64)
-	var c Content
-	if err := json.Unmarshal([]byte(raw), &c); err != nil {
-		return 0, nil, fmt.Errorf("record: decode newest content of %s: %w", id, err)
-	}
-	return seq, &c, nil
 }
 
 // UpdateData reads and decodes the update hash of message id.
