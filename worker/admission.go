@@ -307,16 +307,7 @@ func (w *Worker) prepareFailed(ctx context.Context, rec *record.Record, j *job.S
 		rec.Reason = err.Error()
 		return w.finish(ctx, rec, w.now(), "")
 	case providers.ClassAppDisabled:
-		var pe *providers.Error
-		errors.As(err, &pe)
-		scope, tenant := "app", ""
-		if pe != nil && pe.Tenant != "" {
-			scope, tenant = "tenant", pe.Tenant
-		}
-		if perr := w.apps.Pause(ctx, j.Message.App, tenant, err.Error(), w.now(), w.cfg.Worker.PauseFor); perr != nil {
-			return perr
-		}
-		return w.deferRun(ctx, rec, j, w.cfg.Worker.PauseFor, scope+" paused: "+err.Error())
+		return w.pauseFor(ctx, rec, j, err)
 	default:
 		return w.deferRun(ctx, rec, j, backoff(1), "preparing the message: "+err.Error())
 	}

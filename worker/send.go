@@ -73,15 +73,7 @@ func (w *Worker) failed(ctx context.Context, rec *record.Record, j *job.Send, p 
 
 	case providers.ClassAppDisabled:
 		p.State = record.PartPending
-		pause, scope, tenant := w.cfg.Worker.PauseFor, "app", ""
-		if pe != nil && pe.Tenant != "" {
-			scope, tenant = "tenant", pe.Tenant
-		}
-		if err := w.apps.Pause(ctx, j.Message.App, tenant, err.Error(), now, pause); err != nil {
-			return true, err
-		}
-		w.log.Error(scope+" paused: credentials or authorisation broken", "app", j.Message.App, "tenant", tenant, "for", pause, "err", err)
-		return true, w.deferRun(ctx, rec, j, pause, scope+" paused: "+err.Error())
+		return true, w.pauseFor(ctx, rec, j, err)
 
 	case providers.ClassThrottled:
 		p.State = record.PartPending
@@ -187,4 +179,21 @@ func (w *Worker) giveUp(rec *record.Record, reason string) {
 		}
 	}
 	rec.Reason = reason
+}
+
+// pauseFor pauses what err says is broken — the tenant when the error names one,
+// else the whole app — for worker.pause_for, and defers the run until then (G7:
+// waiting, never archived).
+func (w *Worker) pauseFor(ctx context.Context, rec *record.Record, j *job.Send, err error) error {
+	scope, tenant := "app", ""
+	var pe *providers.Error
+	if errors.As(err, &pe) && pe.Tenant != "" {
+		scope, tenant = "tenant", pe.Tenant
+	}
+	pause := w.cfg.Worker.PauseFor
+	if perr := w.apps.Pause(ctx, j.Message.App, tenant, err.Error(), w.now(), pause); perr != nil {
+		return perr
+	}
+	w.log.Error(scope+" paused: credentials or authorisation broken", "app", j.Message.App, "tenant", tenant, "for", pause, "err", err)
+	return w.deferRun(ctx, rec, j, pause, scope+" paused: "+err.Error())
 }
