@@ -244,6 +244,9 @@ func (l *Limiter) Ledger(ctx context.Context, app, messageID string) (map[string
 	}
 	out := make(map[string]Entry, len(m))
 	for k, v := range m {
+		if k == "" {
+			continue // the header of a big ledger (see admitLua), not an entry
+		}
 		e, err := parseEntry(v)
 		if err != nil {
 			return nil, fmt.Errorf("ratelimit: ledger %s, %q: %w", messageID, k, err)

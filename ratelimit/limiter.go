@@ -56,6 +56,28 @@ type Limiter struct {
 	// The test clock, set by tests only: fixed (Unix ms, 0 = unset) replaces
 	// Redis TIME, else offset (ms) is added to it. Production leaves both 0.
 	fixed, offset atomic.Int64
+
+	day atomic.Pointer[dayGuess] // see today
+}
+
+// dayGuess is this process's guess of the Asia/Shanghai day, passed to the
+// admit script, whose fast path uses it when it is right (the script's clock
+// is Redis TIME): the day number (days since 1970-01-01) and its date.
+type dayGuess struct {
+	num             int64
+	numArg, dateArg any
+}
+
+// today returns the guess for now, formatted once a day.
+func (l *Limiter) today() *dayGuess {
+	const day = 24 * 60 * 60 * 1000
+	d := (time.Now().UnixMilli() + 8*60*60*1000) / day
+	if g := l.day.Load(); g != nil && g.num == d {
+		return g
+	}
+	g := &dayGuess{num: d, numArg: strconv.FormatInt(d, 10), dateArg: time.UnixMilli(d * day).UTC().Format("20060102")}
+	l.day.Store(g)
+	return g
 }
 
 // clockArg is the scripts' ARGV[2]: "0" in production.
@@ -374,18 +396,19 @@ func (l *Limiter) admit(ctx context.Context, r Request, readmit bool) (*Decision
 		c.nwArg,
 	}
 	var plen any = strconv.Itoa(len(rprefix))
+	day := l.today()
 	nchunks := max(1, (len(rcpts)+ChunkSize-1)/ChunkSize)
 	chunks := make([]chunk, 0, nchunks)
 	for i := 0; i == 0 || i < len(rcpts); i += ChunkSize {
 		part := rcpts[i:min(i+ChunkSize, len(rcpts))]
-		ch := chunk{keys: make([]string, 2, 2+len(part)), args: make([]any, len(head), len(head)+len(c.windowArgs)+1)}
+		ch := chunk{keys: make([]string, 2, 2+len(part)), args: make([]any, len(head), len(head)+len(c.windowArgs)+3)}
 		ch.keys[0], ch.keys[1] = ledger, clock
 		copy(ch.args, head[:])
 		if i == 0 && r.GroupCost > 0 {
 			ch.args[12] = strconv.Itoa(r.GroupCost)
 		}
 		ch.args = append(ch.args, c.windowArgs...)
-		ch.args = append(ch.args, plen)
+		ch.args = append(ch.args, plen, day.dateArg, day.numArg)
 		for _, rc := range part {
 			ch.keys = append(ch.keys, rprefix+rc)
 		}

@@ -4,10 +4,13 @@ import (
 	"fmt"
 	"hash/fnv"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/redis/go-redis/v9"
 )
 
 // step is one call of a scenario: an Admit (or Readmit, or a ledger
@@ -286,6 +289,41 @@ func TestAdmitScenarios(t *testing.T) {
 				t.Errorf("u1's arrivals = %v, want %v", got, tc.arrive)
 			}
 		})
+	}
+}
+
+// On the real clock the caller's guess of today is right, so single
+// recipients take the fast path: it charges the day, gives a charge back when
+// the day is full or the recipient is already in the ledger, and leaves
+// those to the general path.
+func TestDailyCapFastPath(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	capped := plain
+	capped.Daily = 2
+	l := b.limiter(capped)
+	l.fixed.Store(0) // Redis TIME
+	var ds []*Decision
+	for _, m := range []string{"m1", "m1", "m2", "m3"} { // m1 again while the day has room
+		ds = append(ds, b.admit(l, Request{App: "a", Tenant: "t", MessageID: m, Recipients: u("u" + m[1:])}))
+	}
+	now := ds[0].Now
+	if !slices.Equal(ds[0].Admitted, u("u1")) || !slices.Equal(ds[2].Admitted, u("u2")) {
+		t.Errorf("m1: %s, m2: %s; want both admitted", brief(ds[0]), brief(ds[2]))
+	}
+	if !slices.Equal(ds[1].Repeated, u("u1")) {
+		t.Errorf("m1 again: %s; want its ledger decision repeated", brief(ds[1]))
+	}
+	if len(ds[3].Booked) != 1 || ds[3].Booked[0].Why != ReasonDaily || ds[3].Booked[0].At.In(shanghai).Format("1504") != "0000" {
+		t.Errorf("m3: %s; want booked at the next day's start for the daily cap", brief(ds[3]))
+	}
+	// m3's booking is tomorrow's; today holds m1 and m2 only, m1 once.
+	if got := b.dailyUsed(l, "a", "t", now); got != 2 {
+		t.Errorf("today's count %d, want 2", got)
+	}
+	key := l.dailyPrefix("a", "t") + now.In(shanghai).Format("20060102")
+	if ttl := b.rdb.PTTL(b.ctx, key).Val(); ttl <= 24*time.Hour || ttl > 48*time.Hour {
+		t.Errorf("PTTL %s = %v, want the end of tomorrow (24–48h)", key, ttl)
 	}
 }
 
@@ -579,7 +617,9 @@ func TestChunking(t *testing.T) {
 	}
 }
 
-func TestClockNeverRunsBackwards(t *testing.T) {
+// A test clock set back keeps the stamps strictly increasing (the property
+// test orders calls by them); production reads Redis TIME only.
+func TestTestClockNeverRunsBackwards(t *testing.T) {
 	t.Parallel()
 	b := setup(t)
 	l := b.limiter(plain)
@@ -589,10 +629,40 @@ func TestClockNeverRunsBackwards(t *testing.T) {
 	if want := base.UnixMicro() + 1; !d.Now.Equal(base) || d.Op != want {
 		t.Errorf("Now = %v stamp %d, want %v stamp %d", d.Now, d.Op, base, want)
 	}
-	l.fixed.Store(0) // the real Redis clock: behind base (2026-03) or ahead, never before it
+	l.fixed.Store(0) // the real Redis clock (2026-11 or later: after base)
 	d = b.admit(l, Request{App: "a", Tenant: "t", MessageID: "m3", Recipients: u("u2")})
 	if d.Now.Before(base) {
-		t.Errorf("Now = %v, before the high-water mark %v", d.Now, base)
+		t.Errorf("Now = %v, before base %v", d.Now, base)
+	}
+}
+
+// A stamp the recipient's zset already holds as a member (a Redis clock
+// stepped back) does not overwrite that arrival: the new charge gets a member
+// of its own.
+func TestRepeatedStampKeepsBothArrivals(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	l := b.limiter(plain)
+	key := l.arrivalKey("a", "t", "u1")
+	// The first call of app "a" at the fixed clock base has stamp base in µs:
+	// put an older arrival (outside the window) under that member.
+	stamp := strconv.FormatInt(base.UnixMicro(), 10)
+	if err := b.rdb.ZAdd(b.ctx, key, redis.Z{Score: float64(base.Add(-10 * time.Second).UnixMilli()), Member: stamp}).Err(); err != nil {
+		t.Fatal(err)
+	}
+	d := b.admit(l, Request{App: "a", Tenant: "t", MessageID: "m1", Recipients: u("u1")})
+	if d.Op != base.UnixMicro() || !slices.Equal(d.Admitted, u("u1")) {
+		t.Fatalf("stamp %d, decision %s; want stamp %d and u1 admitted", d.Op, brief(d), base.UnixMicro())
+	}
+	if got, want := b.arrivals(l, "a", "t", "u1"), []int64{-10_000, 0}; !slices.Equal(got, want) {
+		t.Fatalf("arrivals %v, want %v: the old arrival overwritten", got, want)
+	}
+	// The charge is the ledger's: releasing it removes the new arrival only.
+	if _, err := l.Release(b.ctx, Ref{App: "a", Tenant: "t", MessageID: "m1", Recipients: u("u1")}); err != nil {
+		t.Fatal(err)
+	}
+	if got, want := b.arrivals(l, "a", "t", "u1"), []int64{-10_000}; !slices.Equal(got, want) {
+		t.Errorf("after release: arrivals %v, want %v", got, want)
 	}
 }
 
