@@ -21,12 +21,17 @@
 // # Rules
 //
 // Every limit is checked against one clock, Redis TIME, read inside the
-// script. Per app it is made a strictly increasing logical clock in
-// microseconds (the previous call's stamp + 1µs when TIME has not passed it:
-// two calls in one microsecond, or a clock stepped back), so that all workers
-// see one clock that never runs backwards. Times are Unix milliseconds: the
-// stamp divided by 1000. (Tests can give the scripts an offset to add to
-// TIME, or a fixed time, through unexported fields; production cannot.)
+// script, so all workers see one clock. Times are Unix milliseconds; each
+// call also has a stamp, TIME in microseconds, which is the member of every
+// arrival it charges. Redis runs one script at a time, each for more than a
+// microsecond, so successive calls have distinct stamps; a Redis clock
+// stepped back could repeat one, so a member is added with ZADD NX wherever
+// the recipient's zset may already hold members, and moves on to the next
+// free value if it is taken. (Tests can give the scripts an offset to add to
+// TIME, or a fixed time, through unexported fields; production cannot. A
+// test clock can be set back, so its stamps are kept strictly increasing per
+// app by a high-water mark in the key rl:{app}:c, which production never
+// touches.)
 //
 // Windows. For each recipient of an (app, tenant) and each (Count, Window) of
 // the policy, with L = Window + Margin, no half-open interval [x, x+L) may hold
@@ -82,13 +87,13 @@
 // inside the script from the Redis clock (so not declared in KEYS); they carry
 // the same tag. With the default prefix "rl":
 //
-//	rl:{app}:c                    string the app's clock: the latest call's stamp (µs); no TTL (one per app)
 //	rl:{app}:r:<tenant>:<rcpt>    zset  arrivals of a recipient: member = short charge id, score = slot ms;
 //	                                    TTL = latest arrival + longest window + margin
 //	rl:{app}:d:<tenant>:YYYYMMDD  string person-times charged on that Asia/Shanghai day (only with a daily cap);
 //	                                    TTL = end of the following day
 //	rl:{app}:l:<message id>       hash  ledger: recipient (or "*") → "<state><slot ms>,<charge id>,<generation>,<reason bits>";
-//	                                    TTL = latest slot + LedgerTTL
+//	                                    TTL = latest slot + LedgerTTL; a ledger that got more than 64
+//	                                    entries in one call has a header field "" (see Cost)
 //
 // Arrivals are an exact sliding log (a sorted set per recipient), not buckets.
 // Measured (BenchmarkMemory, TestMemoryPerLightRecipient): a lightly used
@@ -101,38 +106,49 @@
 // The log is exact, so booked slots are exact to the millisecond. Members are
 // short: the stamp of the call that made the charge (a 16-digit integer,
 // stored as an 8-byte integer in a listpack; a 36-character UUID would double
-// the key). One call charges a recipient at most once, so the member is
-// unique within the recipient's zset; a moved charge keeps its member and
-// changes its score. The clock key never expires, because a clock that
-// restarted from an older TIME could reissue a member still in a zset and turn
-// a new charge into a move.
+// the key). One call charges a recipient at most once, and a new member is
+// added only if the zset does not hold it, so members are unique within a
+// recipient's zset; a moved charge keeps its member and changes its score.
 //
 // # Cost
 //
-// Per call: TIME and one SET … GET of the clock, one HMGET (for more than two
-// recipients, only after an EXISTS finds the ledger: a new message's first
-// call skips it) and one HSET (and one or two PEXPIRE) of the ledger, one
-// INCRBY (or GET and INCRBY) per day touched. Numbers are passed to Redis as
-// strings formatted once in the script (Redis formats a Lua number argument
-// with %.17g, which costs as much as a cheap command). Per recipient in the usual case (no ledger entry, no arrival in the
-// last window): one ZRANGE of its latest 4 arrivals, one ZADD, one PEXPIRE.
-// A busy recipient adds a trim and a rank look-up per window whose count
-// exceeds what the first read covered; the general search (an urgent request
-// or a moved charge meeting future bookings) reads the arrivals within one
-// window on either side of each candidate slot. A message is one round trip
-// whatever its size (chunks are pipelined); a worker's send is three (Admit,
-// MarkSending, MarkSent).
+// Per call: TIME, one HMGET (for more than two recipients, only after an
+// EXISTS finds the ledger: a new message's first call skips it) and one HSET
+// (and one or two PEXPIRE) of the ledger, one INCRBY (or GET and INCRBY) per
+// day touched. Numbers are passed to Redis as strings formatted once in the
+// script (Redis formats a Lua number argument with %.17g, which costs as much
+// as a cheap command). Per recipient in the usual case (no ledger entry, no
+// arrival in the last window): one ZRANGE of its latest 4 arrivals, one ZADD,
+// one PEXPIREAT. A busy recipient adds a trim and a rank look-up per window
+// whose count exceeds what the first read covered; the general search (an
+// urgent request or a moved charge meeting future bookings) reads the
+// arrivals within one window on either side of each candidate slot. A
+// message is one round trip whatever its size (chunks are pipelined); a
+// worker's send is three (Admit, MarkSending, MarkSent).
 //
-// Measured against a bare sliding-window check (ZREMRANGEBYSCORE, ZCARD,
-// ZADD per recipient; no TTL, no ledger), BenchmarkAdmissionRatio, 16 callers:
-// in 250-recipient chunks the script takes about 4.2–4.5µs of Redis time per
-// recipient against 2.6µs (0.61–0.64× the throughput); a single-recipient
-// call about 20µs against 6µs (0.58–0.62× the throughput on a loaded 2-core
-// machine, the client's own cost narrowing the gap). The gap is what the bare
-// check leaves out: a TTL on every key (with PEXPIRE alone the bare check
-// takes 4.5µs per recipient in chunks, as much as this script) and the
-// ledger (with both, 6.4µs: more than this script, whose ledger write is one
-// HSET per call). A single-recipient call is bound by the number of commands
-// it runs (nine against four: the clock, the ledger, the daily counter and
-// the TTLs), each costing about 1–2µs of script overhead over its own work.
+// Two shortcuts keep the common cases cheap:
+//
+//   - A single recipient with no arrival takes a fast path before the rest
+//     of the script is set up: TIME, EXISTS of its zset, INCR of today's
+//     counter (its key is the caller's guess of today, checked against
+//     TIME), HSETNX of its ledger entry (which is also the ledger read), ZADD,
+//     PEXPIREAT and the ledger's PEXPIRE: seven commands (six without a
+//     daily cap), where the general path runs eight. Anything else falls through to the general path, which
+//     decides as if the fast path had not run (a day charged for a recipient
+//     already in the ledger is given back).
+//   - A hash of more than 128 fields is a hashtable, but HSET builds a new
+//     one in a listpack first, searching it for every field, until it
+//     converts: quadratic. A value over 64 bytes converts it at once, so a
+//     call writing more than 64 entries into a new ledger adds the header
+//     field "" (never a recipient id) with such a value; HSET of 250 entries
+//     takes ~57µs instead of ~300µs.
+//
+// Measured against bare sliding-window checks in the same run
+// (BenchmarkAdmissionRatio, 16 callers; figures in the README): "bare" checks
+// one window (ZREMRANGEBYSCORE, ZCARD, ZADD per recipient), "bare-wecom" the
+// two windows this script enforces by default (ZREMRANGEBYSCORE, ZCOUNT,
+// ZCARD, ZADD); neither sets a TTL, keeps a ledger or a daily counter, or
+// books. The difference that remains is those: a single-recipient call runs
+// seven commands against four or five, each costing about 1–2µs of script
+// overhead over its own work.
 package ratelimit

@@ -164,8 +164,8 @@ func (l *Limiter) daily(c *compiled, app, tenant string) int {
 
 func (l *Limiter) tag(app string) string { return l.prefix + ":{" + app + "}:" }
 
-// clockKey is the app's clock: the stamp (µs) of its latest call, the source
-// of short member ids. It never expires.
+// clockKey is the high-water mark of the app's test clock (see luaClock):
+// the stamp (µs) of its latest call. Production never writes it.
 func (l *Limiter) clockKey(app string) string { return l.tag(app) + "c" }
 
 // ledgerKey is the per-message ledger hash: field recipient (or "*") → entry.
@@ -269,8 +269,9 @@ type Booking struct {
 // recipient of the request is in exactly one of Admitted, Booked, Late,
 // Sending and Sent.
 type Decision struct {
-	// Op is the stamp of the (first) script call: the app's logical clock in
-	// microseconds, strictly increasing in the order Redis ran the calls.
+	// Op is the stamp of the (first) script call: Redis TIME in microseconds,
+	// increasing in the order Redis ran the calls (strictly, under a test
+	// clock; see the package documentation).
 	Op int64
 	// Now is the Redis clock of the (first) script call.
 	Now time.Time

@@ -135,7 +135,7 @@ end
 // books the earliest legal slot. See the package documentation for the rules.
 //
 //	KEYS[1]  the message's ledger hash ({app}:l:<message id>)
-//	KEYS[2]  the app's clock ({app}:c)
+//	KEYS[2]  the app's test clock key ({app}:c; see luaClock)
 //	KEYS[2+j] the arrival zset of recipient j ({app}:r:<tenant>:<recipient>)
 //	ARGV[1]  move age ms: an admitted/booked charge whose slot is ≤ now and at
 //	         least this old is moved (Admit: margin/2+1; Readmit: 0)
@@ -501,7 +501,7 @@ return out
 // markScript moves ledger entries of one message (the worker's transitions).
 //
 //	KEYS[1]  the message's ledger hash
-//	KEYS[2]  the app's clock
+//	KEYS[2]  the app's test clock key
 //	KEYS[2+j] the arrival zset of recipient j (the clock key for the group "*")
 //	ARGV[1]  action: "S" mark sending, "D" mark sent, "F" mark failed, "N" not sent
 //	         (refund), "X" release
