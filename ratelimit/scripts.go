@@ -176,8 +176,9 @@ local gen = ARGV[4]
 local guard = tonumber(ARGV[8])
 local peakOn = guard > 0 and not urgent
 -- peakEnd(s): the end of the peak window holding s, or nil (guard > 0 only)
-local marks, peakEnd = {}, nil
+local marks, peakEnd = nil, nil
 if guard > 0 then
+  marks = {}
   for m in string.gmatch(ARGV[10], '%d+') do marks[#marks + 1] = tonumber(m) * 60000 end
   peakEnd = function(s)
     local pos, e = s % HOUR, nil
