@@ -50,10 +50,14 @@ local function parse(v)
 end
 `
 
-// luaDayKey maps Unix ms to Asia/Shanghai calendar days (UTC+8, no DST) and
-// a day to its counter key (dprefix .. YYYYMMDD).
-const luaDayKey = `
+// luaDayConst: a day and Asia/Shanghai's offset from UTC, in ms.
+const luaDayConst = `
 local DAY, SH = 86400000, 28800000
+`
+
+// luaDayKey maps Unix ms to Asia/Shanghai calendar days (UTC+8, no DST) and
+// a day to its counter key (dprefix .. YYYYMMDD). It needs luaDayConst.
+const luaDayKey = `
 local function dayOf(ms) return math.floor((ms + SH) / DAY) end
 local function dayStart(d) return d * DAY - SH end
 local dkeys = {}
@@ -213,27 +217,36 @@ if rms then expArg = string.format('%d', rms + Lmax) else expCmd, expArg = 'PEXP
 -- has room and now is not in a peak window (non-urgent)
 local fast = not (peakOn and peakEnd(now)) and (notAfter == 0 or now <= notAfter)
 
--- The fast path of the usual single-recipient call, before anything else is
--- set up: a recipient with no arrival is charged now by HSETNX of its ledger
--- entry, which is also the ledger read (one command instead of HMGET and
--- HSET). The caller passes its guess of today's counter (the general path
--- computes it from now). Anything else (a wrong guess, an entry already
--- there, an arrival, a full day) falls through to the general path below,
--- which decides as if this had not run.
-if nr == 1 and gcost == 0 and fast and (cap == 0 or math.floor((now + 28800000) / 86400000) == tonumber(ARGV[17 + 2 * nw]))
+-- setTTL gives the ledger the TTL want (ms) unless it already has a longer one
+local function setTTL(want)
+  if redis.call('PEXPIRE', KEYS[1], want, 'NX') == 0 then redis.call('PEXPIRE', KEYS[1], want, 'GT') end
+end
+
+-- The fast path of the usual single-recipient call, before the general path
+-- is set up (its closures cost more than the commands saved here): a
+-- recipient with no arrival is charged now by HSETNX of its ledger entry,
+-- which is also the ledger read (one command instead of HMGET and HSET). The
+-- caller passes its guess of today's counter, which saves computing its key
+-- (dkey below). Anything else (a wrong guess, an entry already there, an
+-- arrival, a full day) falls through to the general path, which decides as if
+-- this had not run: what it took of the day is given back here. It takes the
+-- day as dayTake does, inlined.
+` + luaDayConst + `
+local guessDay = tonumber(ARGV[17 + 2 * nw])
+if nr == 1 and gcost == 0 and fast and (cap == 0 or math.floor((now + SH) / DAY) == guessDay)
     and redis.call('EXISTS', KEYS[3]) == 0 then
   local key, dk, ok = KEYS[3], nil, true
   if cap > 0 then
     dk = dprefix .. ARGV[16 + 2 * nw]
     local v = redis.call('INCR', dk)
-    if v == 1 then redis.call('PEXPIRE', dk, string.format('%d', (tonumber(ARGV[17 + 2 * nw]) + 2) * 86400000 - 28800000 - now)) end
+    if v == 1 then redis.call('PEXPIRE', dk, string.format('%d', (guessDay + 2) * DAY - SH - now)) end
     if v > cap then redis.call('DECR', dk); ok = false end
   end
   if ok then
     if redis.call('HSETNX', KEYS[1], string.sub(key, plen), fresh) == 1 then
       redis.call('ZADD', key, nowStr, opstr)
       redis.call(expCmd, key, expArg)
-      if redis.call('PEXPIRE', KEYS[1], ARGV[11], 'NX') == 0 then redis.call('PEXPIRE', KEYS[1], ARGV[11], 'GT') end
+      setTTL(ARGV[11])
       return {op, now}
     end
     if dk then redis.call('DECR', dk) end
@@ -246,10 +259,6 @@ local today = dayOf(now)
 local LmaxStr = istr(Lmax)
 local lttl = tonumber(ARGV[11])
 
--- setTTL gives the ledger the TTL want (ms) unless it already has a longer one
-local function setTTL(want)
-  if redis.call('PEXPIRE', KEYS[1], want, 'NX') == 0 then redis.call('PEXPIRE', KEYS[1], want, 'GT') end
-end
 local moveAge = tonumber(ARGV[1])
 local headroom = tonumber(ARGV[5])
 local spread = tonumber(ARGV[9])
@@ -520,7 +529,7 @@ var markScript = redis.NewScript(markLua)
 
 const markLua = `
 local dprefix, cap = ARGV[4], 0
-` + luaClock + luaDayKey + luaLedger + luaDaily + `
+` + luaClock + luaDayConst + luaDayKey + luaLedger + luaDaily + `
 local action, maxAge, daily = ARGV[1], tonumber(ARGV[3]), ARGV[5] == '1'
 local fields = {}
 for j = 6, #ARGV do fields[#fields + 1] = ARGV[j] end
