@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -183,30 +184,33 @@ func (e *benchEnv) admit(ctx context.Context, n int) error {
 	return err
 }
 
+// The bare scripts' window arguments: WeCom's minute (and hour) lengthened by
+// the default margin, with their counts.
+var (
+	bareMinute = []any{int64(time.Minute/time.Millisecond) + 2000, 30}
+	bareWeCom  = append(slices.Clone(bareMinute), int64(time.Hour/time.Millisecond)+2000, 1000)
+)
+
 func (e *benchEnv) bare(ctx context.Context, n int) error {
-	return e.runBare(ctx, bareScript, n, false)
+	return e.runBare(ctx, bareScript, n, false, bareMinute)
 }
 func (e *benchEnv) bareWeCom(ctx context.Context, n int) error {
-	rc := e.recipients(n)
-	seq := strconv.FormatInt(e.seq.Add(1), 10)
-	keys := make([]string, n)
-	for i, r := range rc {
-		keys[i] = "bare:{bench}:r:ww1:" + r
-	}
-	return bareWeComScript.Run(ctx, e.rdb, keys, int64(time.Minute/time.Millisecond)+2000, 30, int64(time.Hour/time.Millisecond)+2000, 1000, seq).Err()
+	return e.runBare(ctx, bareWeComScript, n, false, bareWeCom)
 }
 func (e *benchEnv) bareTTL(ctx context.Context, n int) error {
-	return e.runBare(ctx, bareTTLScript, n, false)
+	return e.runBare(ctx, bareTTLScript, n, false, bareMinute)
 }
 func (e *benchEnv) bareLedger(ctx context.Context, n int) error {
-	return e.runBare(ctx, bareLedgerScript, n, true)
+	return e.runBare(ctx, bareLedgerScript, n, true, bareMinute)
 }
 
-func (e *benchEnv) runBare(ctx context.Context, s *redis.Script, n int, ledger bool) error {
+// runBare runs s on n recipients with ARGV = windows, then a member unique to
+// the call, then (with a ledger) the recipients.
+func (e *benchEnv) runBare(ctx context.Context, s *redis.Script, n int, ledger bool, windows []any) error {
 	rc := e.recipients(n)
 	seq := strconv.FormatInt(e.seq.Add(1), 10)
 	keys := make([]string, 0, n+1)
-	args := []any{int64(time.Minute/time.Millisecond) + 2000, 30, seq}
+	args := append(slices.Clone(windows), seq)
 	if ledger {
 		keys = append(keys, "bare:{bench}:l:"+seq)
 	}
