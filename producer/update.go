@@ -6,19 +6,19 @@ import (
 	"errors"
 	"fmt"
 	"time"
-	"unicode/utf8"
 
 	"github.com/hibiken/asynq"
 
 	"github.com/msgdispatch/msgdispatch/internal/catalog"
+	"github.com/msgdispatch/msgdispatch/internal/config"
 	"github.com/msgdispatch/msgdispatch/internal/job"
 	"github.com/msgdispatch/msgdispatch/internal/record"
 	"github.com/msgdispatch/msgdispatch/providers"
 )
 
 // Content is new content for a sent (or still pending) message: Kind and
-// Text or Body as in providers.Message. Kind providers.KindButton (WeCom
-// only) replaces the clicked button's text of a sent card.
+// Text or Body as in providers.Message, or a provider's update-only kind
+// (WeCom's "button" replaces the clicked button's text of a sent card).
 type Content struct {
 	Kind providers.Kind  `json:"kind"`
 	Text string          `json:"text,omitempty"`
@@ -57,7 +57,7 @@ func (c *Client) Update(ctx context.Context, id string, content Content) (int64,
 	case record.Cancelled, record.Failed, record.Expired, record.Unknown:
 		return 0, fmt.Errorf("producer: update %s: %w: it ended %s (%s)", id, ErrNotUpdatable, rec.State, rec.Reason)
 	}
-	if err := validateUpdate(ac.Provider, rec, content, func(m *providers.Message) error { return catalog.Validate(ac, m) }); err != nil {
+	if err := validateUpdate(ac, rec, content); err != nil {
 		return 0, fmt.Errorf("producer: update %s: %w", id, err)
 	}
 	now := c.now()
@@ -75,24 +75,28 @@ func (c *Client) Update(ctx context.Context, id string, content Content) (int64,
 	return seq, nil
 }
 
-// validateUpdate checks content for rec's message: a button update by the
-// provider's update rules, anything else as a whole message to the same
-// recipients.
-func validateUpdate(provider string, rec *record.Record, content Content, validate func(*providers.Message) error) error {
-	if content.Kind == providers.KindButton {
-		switch {
-		case provider != "wecom":
-			return providers.Invalid("kind", "button updates are a WeCom feature")
-		case len(content.Body) > 0:
-			return providers.Invalid("body", "must be empty for kind button (the new button text is in text)")
-		case content.Text == "" || len(content.Text) > 128 || !utf8.ValidString(content.Text):
-			return providers.Invalid("text", "the new button text: 1 to 128 bytes of UTF-8")
-		}
-		return nil
+// validateUpdate checks content for rec's message by its provider's rules:
+// update-only content (a WeCom button text) and any content for a message
+// that can be updated after it is sent (a card) by the provider's update
+// rules, and content that replaces the message before it is sent as a whole
+// message to the same recipients.
+func validateUpdate(ac config.App, rec *record.Record, content Content) error {
+	if ac.Block == nil {
+		return fmt.Errorf("app of provider %q has no provider block", ac.Provider)
 	}
+	caps := ac.Block.Capabilities()
 	msg := rec.Job.Message
+	nc := &providers.Content{Kind: content.Kind, Text: content.Text, Body: content.Body}
+	if caps.UpdateOnly(content.Kind) {
+		return ac.Block.ValidateUpdate(&msg, nc)
+	}
+	if caps.Updatable(msg.Kind) {
+		if err := ac.Block.ValidateUpdate(&msg, nc); err != nil {
+			return err
+		}
+	}
 	msg.Kind, msg.Text, msg.Body = content.Kind, content.Text, content.Body
-	return validate(&msg)
+	return catalog.Validate(ac, &msg)
 }
 
 // enqueueUpdate enqueues the update task of message id. Its id is
@@ -130,8 +134,10 @@ func (c *Client) enqueueUpdate(ctx context.Context, app, id string, seq int64, r
 func (c *Client) stateTTL(rec *record.Record, now time.Time) time.Duration {
 	wc := c.cfg.Worker
 	keep := wc.Retention
-	if rec.Job != nil && rec.Job.Message.Kind == providers.KindCard {
-		keep = max(keep, wc.InteractiveTTL)
+	if rec.Job != nil {
+		if ac, ok := c.cfg.Apps[rec.App]; ok && ac.Block != nil && ac.Block.Capabilities().Updatable(rec.Job.Message.Kind) {
+			keep = max(keep, wc.InteractiveTTL)
+		}
 	}
 	if rec.Job != nil {
 		keep += max(rec.Job.ExpiresAt.Sub(now), 0)

@@ -68,7 +68,19 @@ type Error struct {
 	Tenant string
 	// Err is the underlying transport error, if any.
 	Err error
+	// Reason is a sentinel saying what the failure means to the core
+	// ([ErrRecallExpired], [ErrNotUpdatable]); errors.Is finds it.
+	Reason error
 }
+
+// Sentinels a provider sets as [Error.Reason] (or wraps), so that the core
+// tells these failures apart without knowing provider codes.
+var (
+	// ErrRecallExpired: the message is too old to recall.
+	ErrRecallExpired = errors.New("too old to recall")
+	// ErrNotUpdatable: the provider will not update this message.
+	ErrNotUpdatable = errors.New("not updatable")
+)
 
 func (e *Error) Error() string {
 	s := fmt.Sprintf("%s: %s: %s", e.Provider, e.Op, e.Class)
@@ -87,7 +99,17 @@ func (e *Error) Error() string {
 	return s
 }
 
-func (e *Error) Unwrap() error { return e.Err }
+// Unwrap returns the transport error and the reason, for errors.Is and errors.As.
+func (e *Error) Unwrap() []error {
+	var out []error
+	if e.Err != nil {
+		out = append(out, e.Err)
+	}
+	if e.Reason != nil {
+		out = append(out, e.Reason)
+	}
+	return out
+}
 
 // ClassOf returns the class of err: the Class of the *Error it wraps, ClassPermanent
 // for a *ValidationError, and ClassUnknownOutcome for anything else (an error we

@@ -36,6 +36,18 @@ type Message struct {
 	Text string `json:"text,omitempty"`
 	// Body is the provider-native JSON of KindCard and KindRaw messages.
 	Body json.RawMessage `json:"body,omitempty"`
+	// ReplyTo makes the message a reply to a message in a chat (a provider
+	// whose Capabilities.Reply is set). A reply is a job of its own: records,
+	// quotas and cancel treat it like a send.
+	ReplyTo *ReplyTo `json:"reply_to,omitempty"`
+}
+
+// ReplyTo names the chat message a reply answers.
+type ReplyTo struct {
+	// Chat is the chat id. Required.
+	Chat string `json:"chat"`
+	// MessageID is the provider's id of the message answered. Required.
+	MessageID string `json:"message_id"`
 }
 
 // Recipients are the targets of a message. Users are member ids; Depts, Tags and

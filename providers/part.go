@@ -1,6 +1,9 @@
 package providers
 
-import "time"
+import (
+	"encoding/json"
+	"time"
+)
 
 // Part is one provider request of a message: a subset of its recipients and the
 // request body rendered for them. Bodies are rendered once, by [Provider.Prepare],
@@ -14,6 +17,14 @@ type Part struct {
 	Tenant string `json:"tenant,omitempty"`
 	// To is the subset of the message's recipients this part addresses.
 	To Recipients `json:"to"`
+	// Ref is a reference to the part the provider chose when it rendered it
+	// (WPS ctx_id, WeCom card task_id), known before sending and carried by
+	// the provider's callbacks; the core indexes it to find the message
+	// ([MessageIndex]). Empty when the provider has none.
+	Ref string `json:"ref,omitempty"`
+	// NotUpdatable is set on a part the provider can never update (a WPS 365
+	// batch message), whatever its kind.
+	NotUpdatable bool `json:"not_updatable,omitempty"`
 	// Body is the exact request body. It holds no credential (tokens travel in the
 	// URL or headers, added at send time).
 	Body []byte `json:"body"`
@@ -31,11 +42,12 @@ type PrepareOptions struct {
 // Result is what a provider said about one accepted part. Accepted is not delivered:
 // no provider confirms delivery.
 type Result struct {
-	// ProviderMessageID is the provider's id of the sent message (WeCom msgid), used
-	// to recall it.
+	// ProviderMessageID is the provider's id of the sent message (WeCom msgid,
+	// WPS 365 message_id), used to update and recall it.
 	ProviderMessageID string `json:"provider_message_id,omitempty"`
-	// ResponseCode is WeCom's single-use code for updating an interactive card.
-	ResponseCode string `json:"response_code,omitempty"`
+	// State is what else the provider needs to update or recall the part
+	// later, opaque to the core (WeCom: the single-use response_code).
+	State json.RawMessage `json:"state,omitempty"`
 	// Invalid are the recipients the provider rejected (not found, not visible to the
 	// app) while accepting the rest.
 	Invalid Recipients `json:"invalid,omitempty"`
@@ -48,6 +60,13 @@ type Capabilities struct {
 	Update bool
 	Recall bool
 	Reply  bool
+	// UpdatableKinds are the kinds of message that can be updated after they
+	// were sent (WeCom: card). Their delivery records are kept for
+	// worker.interactive_ttl.
+	UpdatableKinds []Kind
+	// UpdateOnlyKinds are kinds valid only as update content (WeCom: button,
+	// which replaces the clicked button's text); a send never renders them.
+	UpdateOnlyKinds []Kind
 	// MaxUsersPerPart and MaxGroupsPerPart bound one request's recipients.
 	MaxUsersPerPart  int
 	MaxGroupsPerPart int

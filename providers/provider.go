@@ -2,7 +2,7 @@ package providers
 
 import (
 	"context"
-	"encoding/json"
+	"time"
 )
 
 // Provider is one configured app of one IM provider. Implementations are safe for
@@ -26,45 +26,66 @@ type Provider interface {
 	// the provider refused the request but said which recipients were bad (WeCom
 	// 81013); the caller records both.
 	Send(ctx context.Context, part *Part) (*Result, error)
-	// Update replaces the content of a sent message.
-	Update(ctx context.Context, req *UpdateRequest) (*Result, error)
-	// Recall takes a sent message back.
+	// Update gives the users req.Users of one accepted part new content.
+	// It reports each user as updated or unreachable (with the reason, e.g.
+	// a single-use update capability used up); an error means the rest was
+	// not tried and the call may be repeated (its class says when), with the
+	// outcomes reported so far in the result. A part the provider cannot
+	// update reports every user unreachable, with no error.
+	Update(ctx context.Context, req *UpdateRequest) (*UpdateResult, error)
+	// Recall takes a sent message back. A message older than the provider's
+	// recall window is an error that wraps ErrRecallExpired.
 	Recall(ctx context.Context, req *RecallRequest) error
-	// Reply answers a chat message (WPS 365).
-	Reply(ctx context.Context, req *ReplyRequest) (*Result, error)
 }
 
-// UpdateRequest is new content for a message the provider already accepted.
+// UpdateRequest is new content for some users of a part the provider
+// accepted.
 type UpdateRequest struct {
-	// ProviderMessageID is the provider's id of the message to update.
-	ProviderMessageID string
-	// Tenant is the tenant (auth corp id) the message was sent for; empty for a
-	// self-built app.
-	Tenant string
-	// ResponseCode is the single-use update capability (WeCom).
-	ResponseCode string
-	// To is whose copy to update.
-	To Recipients
-	// Kind and Body are the new content.
-	Kind Kind
-	Text string
-	Body json.RawMessage
+	// MessageID is the dispatcher message id; Generation and Part.Index name
+	// the part inside it. Providers key per-part state (a consumed
+	// single-use code) on them.
+	MessageID  string
+	Generation int
+	// Part is the part as rendered and sent.
+	Part *Part
+	// Sent is what the provider said when it accepted the part (its message
+	// id and Ref).
+	Sent *Result
+	// Users are the part's users to update; the core leaves out those that
+	// already show this content.
+	Users []string
+	// Content is the new content.
+	Content Content
+}
+
+// UpdateResult says, per user, what an update did.
+type UpdateResult struct {
+	// Updated are the users that now see the new content.
+	Updated []string
+	// Unreachable are users that could not be updated, with the reason
+	// (they keep seeing what they saw).
+	Unreachable map[string]string
+}
+
+// Unreach records user as unreachable for reason.
+func (r *UpdateResult) Unreach(user, reason string) {
+	if r.Unreachable == nil {
+		r.Unreachable = map[string]string{}
+	}
+	r.Unreachable[user] = reason
 }
 
 // RecallRequest names a sent message to take back.
 type RecallRequest struct {
 	ProviderMessageID string
-	// Tenant is the tenant (auth corp id) the message was sent for; empty for a
-	// self-built app.
+	// Tenant is the tenant the message was sent for; empty for an app
+	// without tenants.
 	Tenant string
-}
-
-// ReplyRequest answers one chat message.
-type ReplyRequest struct {
-	// ChatID and ReplyTo name the chat and the message answered.
-	ChatID  string
-	ReplyTo string
-	Kind    Kind
-	Text    string
-	Body    json.RawMessage
+	// Part and Sent are the part as rendered and what the provider said
+	// when it accepted it.
+	Part *Part
+	Sent *Result
+	// SentAt is when the part was first sent; a provider with a recall
+	// window refuses an older one without calling (ErrRecallExpired).
+	SentAt time.Time
 }

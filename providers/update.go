@@ -1,6 +1,9 @@
 package providers
 
-// KindButton is an update-only kind: it replaces the text of the clicked
-// button of an interactive card and makes it unclickable; Text holds the new
-// button text (WeCom update_template_card "button.replace_name").
-const KindButton Kind = "button"
+import "slices"
+
+// Updatable reports whether a message of kind k can be updated after it was sent.
+func (c Capabilities) Updatable(k Kind) bool { return c.Update && slices.Contains(c.UpdatableKinds, k) }
+
+// UpdateOnly reports whether k is valid only as update content.
+func (c Capabilities) UpdateOnly(k Kind) bool { return slices.Contains(c.UpdateOnlyKinds, k) }

@@ -45,8 +45,9 @@ func (p PeakRule) on() bool { return p.Guard > 0 && len(p.Minutes) > 0 }
 // from the app's config limits and the global peak config; zero fields get the
 // defaults documented on them.
 type Policy struct {
-	// Windows are the per-(app, tenant, recipient) limits. Default WeCom's
-	// 30 per 1m and 1000 per 1h.
+	// Windows are the per-(app, tenant, recipient) limits. Nil means
+	// DefaultWindows (30 per 1m and 1000 per 1h, as WeCom enforces); an empty
+	// list means no per-recipient limit (the daily cap still counts).
 	Windows []Window
 	// Margin lengthens every window, so that a request reaching the provider
 	// within Margin of its admission never overflows a window at the provider
@@ -104,7 +105,7 @@ type compiled struct {
 }
 
 func (p Policy) compile() (*compiled, error) {
-	if len(p.Windows) == 0 {
+	if p.Windows == nil { // nil: the default; empty: no per-recipient limit
 		p.Windows = DefaultWindows()
 	}
 	switch {

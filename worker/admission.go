@@ -125,13 +125,16 @@ func (w *Worker) handleSend(ctx context.Context, t *asynq.Task) error {
 		if !to.Empty() {
 			msg := j.Message
 			msg.To = to
-			seq, err := w.newestContent(getNewest, &msg) // updates enqueued before the send
+			seq, err := w.newestContent(getNewest, prov.Capabilities(), &msg) // updates enqueued before the send
 			if err != nil {
 				return err
 			}
 			parts, err := prov.Prepare(ctx, &msg, providers.PrepareOptions{MessageID: j.ID, Generation: j.Generation})
 			if err != nil {
 				return w.prepareFailed(ctx, rec, j, err)
+			}
+			if err := w.indexRefs(ctx, rec, parts); err != nil {
+				return err
 			}
 			offset := len(rec.Parts)
 			for _, p := range parts {
@@ -209,6 +212,23 @@ func (w *Worker) handleSend(ctx context.Context, t *asynq.Task) error {
 		return w.save(ctx, rec, "waiting", reason)
 	}
 	return w.finish(ctx, rec, w.now(), "")
+}
+
+// indexRefs records the provider references of parts ([providers.Part.Ref])
+// so that a provider callback finds the message, for as long as the record
+// is kept. Parts without a reference cost nothing.
+func (w *Worker) indexRefs(ctx context.Context, rec *record.Record, parts []providers.Part) error {
+	if !slices.ContainsFunc(parts, func(p providers.Part) bool { return p.Ref != "" }) {
+		return nil
+	}
+	ttl := w.stateTTL(rec) + max(rec.Job.ExpiresAt.Sub(w.now()), 0)
+	if _, err := w.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
+		record.QueueRefs(ctx, p, rec.App, rec.ID, parts, ttl)
+		return nil
+	}); err != nil {
+		return fmt.Errorf("message %s: index provider references: %w", rec.ID, err)
+	}
+	return nil
 }
 
 // deferRun ends a run without spending budget: the task runs again after d (never

@@ -203,18 +203,16 @@ func (w *Worker) recall(ctx context.Context, prov providers.Provider, caps provi
 		return prov.Name() + " cannot recall messages of this app"
 	case p.Result == nil || p.Result.ProviderMessageID == "":
 		return "the provider returned no message id to recall"
-	case caps.RecallWindow > 0 && w.now().Sub(p.FirstSentAt) > caps.RecallWindow:
-		return fmt.Sprintf("sent %s ago: %s recalls only messages sent within %s (errcode 42052)", w.now().Sub(p.FirstSentAt).Round(time.Second), prov.Name(), caps.RecallWindow)
 	}
 	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), w.cfg.Worker.SendTimeout)
 	defer cancel()
-	err := prov.Recall(sctx, &providers.RecallRequest{ProviderMessageID: p.Result.ProviderMessageID, Tenant: tenant})
-	if err == nil {
+	err := prov.Recall(sctx, &providers.RecallRequest{ProviderMessageID: p.Result.ProviderMessageID, Tenant: tenant,
+		Part: &p.Part, Sent: p.Result, SentAt: p.FirstSentAt})
+	switch {
+	case err == nil:
 		return ""
-	}
-	var pe *providers.Error
-	if errors.As(err, &pe) && pe.Code == 42052 {
-		return fmt.Sprintf("too old to recall: %s recalls only messages sent within %s (errcode 42052: %s)", prov.Name(), caps.RecallWindow, pe.Message)
+	case errors.Is(err, providers.ErrRecallExpired):
+		return fmt.Sprintf("too old to recall: %s recalls only messages sent within %s: %v", prov.Name(), caps.RecallWindow, err)
 	}
 	return "recall failed: " + err.Error()
 }

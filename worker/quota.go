@@ -15,7 +15,6 @@ import (
 	"github.com/msgdispatch/msgdispatch/internal/record"
 	"github.com/msgdispatch/msgdispatch/internal/tenant"
 	"github.com/msgdispatch/msgdispatch/providers"
-	"github.com/msgdispatch/msgdispatch/providers/wecom"
 	"github.com/msgdispatch/msgdispatch/ratelimit"
 )
 
@@ -27,6 +26,7 @@ func quotaPolicy(app config.App, pk config.Peak, messageTTL time.Duration) ratel
 	if p.Margin == 0 {
 		p.Margin = -1 // the config's 0 means no margin; the limiter's 0 means its default
 	}
+	p.Windows = []ratelimit.Window{} // none unless configured (nil would mean ratelimit's default)
 	for _, w := range app.Limits.PerRecipient {
 		p.Windows = append(p.Windows, ratelimit.Window{Count: w.Count, Window: w.Window})
 	}
@@ -36,31 +36,30 @@ func quotaPolicy(app config.App, pk config.Peak, messageTTL time.Duration) ratel
 	return p
 }
 
-// quotaKey is a recipient's id as the quota knows it: normalised by the provider
-// (WeCom plaintext userids are case-insensitive and lower-cased; a third-party
-// app's encrypted ids are case-sensitive and kept as they are).
+// quotaKey is a recipient's id as the quota knows it: normalised by the
+// provider (e.g. lower-cased where the provider treats ids as
+// case-insensitive).
 func quotaKey(app config.App, id string) string {
-	if app.WeCom != nil {
-		return wecom.NormalizeUser(app.WeCom.EffectiveMode(), id)
+	if app.Block != nil {
+		return app.Block.NormalizeRecipient(id)
 	}
 	return id
 }
 
-// tenantCaps gives the quota each tenant's daily cap: WeCom's seats × 200
-// person-times a day, from the tenant's corp_user_max, cached for a minute.
+// tenantCaps gives the quota each tenant's daily cap: its seats times the
+// provider's person-times per seat (providers.DefaultLimits.PerSeatDaily),
+// cached for a minute.
 type tenantCaps struct {
-	stores map[string]*tenant.Store // by app, multi-tenant apps only
-	mu     sync.Mutex
-	cache  map[string]tenantCap
+	stores  map[string]*tenant.Store // by app, multi-tenant apps with a per-seat cap only
+	perSeat map[string]int           // by app
+	mu      sync.Mutex
+	cache   map[string]tenantCap
 }
 
 type tenantCap struct {
 	cap int
 	at  time.Time
 }
-
-// PersonTimesPerSeat is WeCom's daily quota per seat of a company ("账号上限数*200人次/天").
-const PersonTimesPerSeat = 200
 
 // dailyCap is ratelimit.Options.DailyCap: ≤ 0 keeps the app's configured cap.
 func (c *tenantCaps) dailyCap(app, corp string) int {
@@ -78,8 +77,8 @@ func (c *tenantCaps) dailyCap(app, corp string) int {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
 	defer cancel()
 	n := 0
-	if t, err := ts.Get(ctx, corp); err == nil && t.CorpUserMax > 0 {
-		n = t.CorpUserMax * PersonTimesPerSeat
+	if t, err := ts.Get(ctx, corp); err == nil && t.Seats > 0 {
+		n = t.Seats * c.perSeat[app]
 	} else if err != nil && ok {
 		n = e.cap // keep the last known cap through a blip
 	}

@@ -21,14 +21,14 @@ func TestTenantDailyCap(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, tn := range []tenant.Tenant{
-		{CorpID: "wpAbC", AgentID: 1, CorpUserMax: 3, PermanentCode: "pc1"},
-		{CorpID: "wpUnknownSeats", AgentID: 2, PermanentCode: "pc2"},
+		{ID: "wpAbC", AgentID: 1, Seats: 3, Secret: "pc1"},
+		{ID: "wpUnknownSeats", AgentID: 2, Secret: "pc2"},
 	} {
 		if err := ts.Add(ctx, tn); err != nil {
 			t.Fatal(err)
 		}
 	}
-	caps := &tenantCaps{stores: map[string]*tenant.Store{"crm": ts}, cache: map[string]tenantCap{}}
+	caps := &tenantCaps{stores: map[string]*tenant.Store{"crm": ts}, perSeat: map[string]int{"crm": 200}, cache: map[string]tenantCap{}}
 	tests := []struct {
 		desc, app, corp string
 		want            int
@@ -44,7 +44,7 @@ func TestTenantDailyCap(t *testing.T) {
 		}
 	}
 	// Cached: a change shows after the minute, not at once.
-	if err := ts.Add(ctx, tenant.Tenant{CorpID: "wpAbC", AgentID: 1, CorpUserMax: 5, PermanentCode: "pc1"}); err != nil {
+	if err := ts.Add(ctx, tenant.Tenant{ID: "wpAbC", AgentID: 1, Seats: 5, Secret: "pc1"}); err != nil {
 		t.Fatal(err)
 	}
 	if got := caps.dailyCap("crm", "wpAbC"); got != 600 {

@@ -52,16 +52,9 @@ func (w *Worker) breakerGate() Gate {
 	})
 }
 
-// corpOf is the provider company a request of app for tenant goes to.
-func corpOf(app config.App, tenant string) string {
-	if tenant != "" {
-		return tenant
-	}
-	if app.WeCom != nil {
-		return app.WeCom.CorpID
-	}
-	return ""
-}
+// corpOf is the provider company a request of app for tenant goes to (it
+// scopes the company semaphore).
+func corpOf(app config.App, tenant string) string { return app.Block.Company(tenant) }
 
 // asDefer runs a deferral through deferRun, and returns other errors as they are.
 func (w *Worker) asDefer(ctx context.Context, rec *record.Record, j *job.Send, err error) error {

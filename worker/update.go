@@ -14,9 +14,7 @@ import (
 
 	"github.com/msgdispatch/msgdispatch/internal/job"
 	"github.com/msgdispatch/msgdispatch/internal/record"
-	"github.com/msgdispatch/msgdispatch/internal/respcode"
 	"github.com/msgdispatch/msgdispatch/providers"
-	"github.com/msgdispatch/msgdispatch/providers/wecom"
 )
 
 // takeOverLockScript renews the update lease when token already holds it.
@@ -32,20 +30,12 @@ return 0
 // without finishing (a crashed task's lease lapses after it).
 const updateLease = 5 * time.Minute
 
-// Reasons a recipient is update_unreachable.
-const (
-	reasonNoCode = "no unused response_code: WeCom updates a card only with a single-use response_code — one per send request " +
-		"and one per click of the user — and this recipient's are used up or expired (72 h)"
-	reasonNotCard = "not an updatable card: WeCom updates only template cards that return a response_code " +
-		"(button, vote and multiple-choice interaction cards, cards with action_menu)"
-)
-
 // newestContent renders msg with the newest update of the message, if any,
 // and returns its sequence number (0: the original content).
-func (w *Worker) newestContent(getNewest func() (int64, *record.Content, error), msg *providers.Message) (int64, error) {
+func (w *Worker) newestContent(getNewest func() (int64, *record.Content, error), caps providers.Capabilities, msg *providers.Message) (int64, error) {
 	seq, c, err := getNewest()
-	if err != nil || c == nil || c.Kind == providers.KindButton {
-		return 0, err // a button update only changes a card already sent
+	if err != nil || c == nil || caps.UpdateOnly(c.Kind) {
+		return 0, err // update-only content (a new button text) only changes a message already sent
 	}
 	msg.Kind, msg.Text, msg.Body = c.Kind, c.Text, c.Body
 	return seq, nil
@@ -76,8 +66,10 @@ func (w *Worker) markRendered(ctx context.Context, rec *record.Record, seq int64
 // ends: worker.retention, or worker.interactive_ttl for cards.
 func (w *Worker) stateTTL(rec *record.Record) time.Duration {
 	wc := w.cfg.Worker
-	if rec.Job != nil && rec.Job.Message.Kind == providers.KindCard {
-		return max(wc.Retention, wc.InteractiveTTL)
+	if rec.Job != nil {
+		if prov, ok := w.providers[rec.App]; ok && prov.Capabilities().Updatable(rec.Job.Message.Kind) {
+			return max(wc.Retention, wc.InteractiveTTL)
+		}
 	}
 	return wc.Retention
 }
@@ -241,104 +233,48 @@ func (w *Worker) applyUpdate(ctx context.Context, ref *job.Ref, prov providers.P
 	return retry
 }
 
-// updatePart updates the users need of accepted part p: first with the part's
-// send-response code (marked consumed before the call, used once for all of
-// them), then user by user with click codes (taken, i.e. deleted, before the
-// call). Users left without a usable code are update_unreachable.
+// updatePart asks the provider to give the users need of accepted part p
+// the newest content. The provider keeps its own rules (WeCom's single-use
+// response codes) and reports each user updated or unreachable; an error
+// means the rest was not tried and the task is retried.
 func (w *Worker) updatePart(ctx context.Context, rec *record.Record, p *record.Part, prov providers.Provider, d *record.UpdateData, need []string) (map[string]record.RecipientState, error) {
 	n, c := d.NewestSeq, d.Newest
-	now := w.now()
 	out := map[string]record.RecipientState{}
-	prev := func(u string) int64 {
+	prev := func(u string) int64 { // what u sees: never lowered by an unreachable update
 		if rs, ok := d.Users[u]; ok && rs.Seq > p.ContentSeq && rs.State == record.RecipientUpdated {
 			return rs.Seq
 		}
 		return p.ContentSeq
 	}
-	unreach := func(u, reason string) {
-		out[u] = record.RecipientState{Seq: prev(u), State: record.RecipientUnreachable, Reason: reason, At: now}
-	}
-	taskID := wecom.CardTaskID(p.Body)
-	if taskID == "" || !prov.Capabilities().Update {
-		for _, u := range need {
-			unreach(u, reasonNotCard)
+	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), w.cfg.Worker.SendTimeout)
+	defer cancel()
+	res, err := prov.Update(sctx, &providers.UpdateRequest{MessageID: rec.ID, Generation: p.Generation, Part: &p.Part, Sent: p.Result,
+		Users: need, Content: providers.Content{Kind: c.Kind, Text: c.Text, Body: c.Body}})
+	now := w.now()
+	if res != nil {
+		for _, u := range res.Updated {
+			out[u] = record.RecipientState{Seq: n, State: record.RecipientUpdated, At: now}
 		}
+		for u, reason := range res.Unreachable {
+			out[u] = record.RecipientState{Seq: prev(u), State: record.RecipientUnreachable, Reason: reason, At: now}
+		}
+	}
+	if err == nil {
 		return out, nil
 	}
-	tenant := messageTenant(rec, p)
-	req := func(code string, users []string) (*providers.Result, error) {
-		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), w.cfg.Worker.SendTimeout)
-		defer cancel()
-		msgid := ""
-		if p.Result != nil {
-			msgid = p.Result.ProviderMessageID
-		}
-		return prov.Update(sctx, &providers.UpdateRequest{ProviderMessageID: msgid, Tenant: tenant, ResponseCode: code,
-			To: providers.Recipients{Users: users}, Kind: c.Kind, Text: c.Text, Body: c.Body})
-	}
-	rest := need
-	partReason := "the send's response_code of this part was used by an earlier update"
-	if p.Result != nil && p.Result.ResponseCode != "" {
-		field := record.CodeField(p.Generation, p.Index)
-		fresh, err := w.records.MarkCodeConsumed(ctx, rec.App, rec.ID, field, now)
-		if err != nil {
-			return out, err
-		}
-		if fresh {
-			res, err := req(p.Result.ResponseCode, need)
-			switch cls := providers.ClassOf(err); {
-			case err == nil:
-				rest = nil
-				for _, u := range need {
-					if res != nil && containsFold(res.Invalid.Users, u) {
-						unreach(u, "WeCom listed the user in invaliduser")
-						continue
-					}
-					out[u] = record.RecipientState{Seq: n, State: record.RecipientUpdated, At: w.now()}
-				}
-			case cls == providers.ClassRetryable || cls == providers.ClassThrottled || cls == providers.ClassAppDisabled:
-				// Refused before it was applied: the code is unused.
-				if rerr := w.records.ReleaseCode(context.WithoutCancel(ctx), rec.App, rec.ID, field); rerr != nil {
-					return out, rerr
-				}
-				return out, w.updateRetry(ctx, err)
-			default:
-				partReason = "the send's response_code of this part failed: " + err.Error()
+	switch providers.ClassOf(err) {
+	case providers.ClassRetryable, providers.ClassThrottled, providers.ClassAppDisabled:
+		return out, w.updateRetry(ctx, err)
+	case providers.ClassPermanent:
+		for _, u := range need { // refused for good: nothing else will change for them
+			if _, done := out[u]; !done {
+				out[u] = record.RecipientState{Seq: prev(u), State: record.RecipientUnreachable, Reason: "the update failed: " + err.Error(), At: now}
 			}
 		}
-	} else {
-		partReason = "the part's send returned no response_code"
+		return out, nil
+	default:
+		return out, w.updateRetry(ctx, err) // a store blip
 	}
-	mode := ""
-	if ac := w.cfg.Apps[rec.App]; ac.WeCom != nil {
-		mode = ac.WeCom.EffectiveMode()
-	}
-	codes := respcode.New(w.rdb)
-	for _, u := range rest {
-		code, err := codes.Take(ctx, rec.App, tenant, taskID, wecom.NormalizeUser(mode, u))
-		if errors.Is(err, respcode.ErrNotFound) {
-			unreach(u, reasonNoCode+" ("+partReason+")")
-			continue
-		}
-		if err != nil {
-			return out, err
-		}
-		res, err := req(code, []string{u})
-		switch cls := providers.ClassOf(err); {
-		case err == nil && res != nil && containsFold(res.Invalid.Users, u):
-			unreach(u, "WeCom listed the user in invaliduser")
-		case err == nil:
-			out[u] = record.RecipientState{Seq: n, State: record.RecipientUpdated, At: w.now()}
-		case cls == providers.ClassRetryable || cls == providers.ClassThrottled || cls == providers.ClassAppDisabled:
-			// Not applied: put the click's code back for the next try.
-			_ = codes.Put(context.WithoutCancel(ctx), rec.App, tenant, taskID, wecom.NormalizeUser(mode, u), code, wecom.ResponseCodeTTL)
-			return out, w.updateRetry(ctx, err)
-		default:
-			// 60140 after a code that may be consumed is final; so is any other refusal.
-			unreach(u, "the click's response_code failed: "+err.Error())
-		}
-	}
-	return out, nil
 }
 
 // updateRetry turns a failure the provider refused before applying into a

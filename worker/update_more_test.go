@@ -11,8 +11,8 @@ import (
 	"github.com/hibiken/asynq"
 
 	"github.com/msgdispatch/msgdispatch/internal/job"
+	"github.com/msgdispatch/msgdispatch/internal/kv"
 	"github.com/msgdispatch/msgdispatch/internal/record"
-	"github.com/msgdispatch/msgdispatch/internal/respcode"
 	"github.com/msgdispatch/msgdispatch/providers/wecom"
 	"github.com/msgdispatch/msgdispatch/providers/wecom/wecomsim"
 	"github.com/msgdispatch/msgdispatch/ratelimit"
@@ -368,10 +368,10 @@ func TestUpdateKilledAfterCodeConsumed(t *testing.T) {
 	child := b.startChild(0)
 	id := b.sendCard("v0", "zhangsan", "lisi")
 	rec := b.waitFinished(id)
-	if rec.State != record.Accepted || rec.Parts[0].Result == nil || rec.Parts[0].Result.ResponseCode == "" {
+	if rec.State != record.Accepted || rec.Parts[0].Result == nil || wecom.ResponseCodeOf(rec.Parts[0].Result) == "" {
 		t.Fatalf("state %s, part %+v: want accepted with a response_code", rec.State, rec.Parts[0])
 	}
-	code := rec.Parts[0].Result.ResponseCode
+	code := wecom.ResponseCodeOf(rec.Parts[0].Result)
 
 	if err := b.sim.Inject(wecomsim.Latency(3 * time.Minute).On(wecomsim.EndpointUpdate)); err != nil {
 		t.Fatal(err)
@@ -380,12 +380,8 @@ func TestUpdateKilledAfterCodeConsumed(t *testing.T) {
 	if err := b.sim.WaitFor(b.ctx, func() bool { cur, _ := b.sim.Concurrency(testCorp, wecomsim.EndpointUpdate); return cur > 0 }); err != nil {
 		t.Fatal("the child never sent the update:", err)
 	}
-	d, err := b.records.UpdateData(b.ctx, testApp, id)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(d.Consumed) != 1 {
-		t.Fatalf("consumed marks %v, want the part's code marked before the call", d.Consumed)
+	if _, err := kv.New(b.rdb, testApp).Get(b.ctx, wecom.UsedCodeKey(id, 0, 0)); err != nil {
+		t.Fatalf("consumed mark: %v, want the part's code marked before the call", err)
 	}
 	if err := child.Process.Kill(); err != nil {
 		t.Fatal(err)
@@ -401,7 +397,7 @@ func TestUpdateKilledAfterCodeConsumed(t *testing.T) {
 	// lisi clicked meanwhile: his click's code is another way to reach him.
 	taskID := b.taskID(id)
 	click := b.sim.IssueClickCode(testCorp, testAgent, taskID, "lisi")
-	if err := respcode.New(b.rdb).Put(b.ctx, testApp, "", taskID, "lisi", click, time.Hour); err != nil {
+	if err := kv.New(b.rdb, testApp).Set(b.ctx, wecom.ClickCodeKey("", taskID, "lisi"), []byte(click), time.Hour); err != nil {
 		t.Fatal(err)
 	}
 	b.worker = b.startWorker() // its recoverer finds the dead lease (60-120 s)

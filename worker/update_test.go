@@ -8,8 +8,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/msgdispatch/msgdispatch/internal/kv"
 	"github.com/msgdispatch/msgdispatch/internal/record"
-	"github.com/msgdispatch/msgdispatch/internal/respcode"
 	"github.com/msgdispatch/msgdispatch/producer"
 	"github.com/msgdispatch/msgdispatch/providers"
 	"github.com/msgdispatch/msgdispatch/providers/wecom"
@@ -176,11 +176,11 @@ func TestUpdateResponseCodes(t *testing.T) {
 
 	// zhangsan clicked: a fresh code; lisi has a code WeCom no longer takes.
 	taskID := b.taskID(id)
-	codes := respcode.New(b.rdb)
-	if err := codes.Put(b.ctx, testApp, "", taskID, "zhangsan", b.sim.IssueClickCode(testCorp, testAgent, taskID, "zhangsan"), time.Hour); err != nil {
+	codes := kv.New(b.rdb, testApp)
+	if err := codes.Set(b.ctx, wecom.ClickCodeKey("", taskID, "zhangsan"), []byte(b.sim.IssueClickCode(testCorp, testAgent, taskID, "zhangsan")), time.Hour); err != nil {
 		t.Fatal(err)
 	}
-	if err := codes.Put(b.ctx, testApp, "", taskID, "lisi", "used-or-unknown-code", time.Hour); err != nil {
+	if err := codes.Set(b.ctx, wecom.ClickCodeKey("", taskID, "lisi"), []byte("used-or-unknown-code"), time.Hour); err != nil {
 		t.Fatal(err)
 	}
 	b.update(id, "v2")

@@ -22,7 +22,6 @@ import (
 	"github.com/msgdispatch/msgdispatch/internal/record"
 	"github.com/msgdispatch/msgdispatch/internal/tenant"
 	"github.com/msgdispatch/msgdispatch/internal/tokenstore"
-	"github.com/msgdispatch/msgdispatch/internal/wecomauth"
 	"github.com/msgdispatch/msgdispatch/providers"
 	"github.com/msgdispatch/msgdispatch/ratelimit"
 )
@@ -106,14 +105,18 @@ func New(opts Options) (*Worker, error) {
 	for name, app := range opts.Config.Apps {
 		policies[name] = quotaPolicy(app, opts.Config.Peak, opts.Config.Worker.MessageTTL)
 	}
-	caps := &tenantCaps{stores: map[string]*tenant.Store{}, cache: map[string]tenantCap{}}
+	caps := &tenantCaps{stores: map[string]*tenant.Store{}, perSeat: map[string]int{}, cache: map[string]tenantCap{}}
 	for name, app := range opts.Config.Apps {
-		if app.MultiTenant() {
+		d, err := app.Descriptor()
+		if err != nil {
+			return nil, fmt.Errorf("worker: app %s: %w", name, err)
+		}
+		if app.MultiTenant() && d.Limits.PerSeatDaily > 0 {
 			ts, err := catalog.Tenants(opts.Redis, name, app)
 			if err != nil {
 				return nil, fmt.Errorf("worker: app %s: %w", name, err)
 			}
-			caps.stores[name] = ts
+			caps.stores[name], caps.perSeat[name] = ts, d.Limits.PerSeatDaily
 		}
 	}
 	quota, err := ratelimit.New(opts.Redis, ratelimit.Options{Policies: policies, DailyCap: caps.dailyCap})
@@ -125,7 +128,7 @@ func New(opts Options) (*Worker, error) {
 	w.rdb = opts.Redis
 	tokens := tokenstore.New(opts.Redis, tokenstore.Options{})
 	for name, app := range opts.Config.Apps {
-		p, err := catalog.New(name, app, catalog.Deps{Tokens: tokens, HTTP: hc, Redis: opts.Redis})
+		p, err := catalog.New(name, app, catalog.Deps{Tokens: tokens, HTTP: hc, Redis: opts.Redis, Asynq: w.enqueuer, Logger: w.log, Now: w.now})
 		if err != nil {
 			return nil, fmt.Errorf("worker: app %s: %w", name, err)
 		}
@@ -137,11 +140,14 @@ func New(opts Options) (*Worker, error) {
 	mux.HandleFunc(job.TypeSend, w.handleSend)
 	mux.HandleFunc(job.TypeUpdate, w.handleUpdate) // update.go
 	mux.HandleFunc(job.TypeCancel, w.handleCancel) // cancel.go
-	// WeCom authorisation callbacks (create_auth, …) queued by the api server.
-	mux.Handle(wecomauth.TypeAuth, wecomauth.Handler(opts.Config, func(app string) (providers.Provider, bool) {
+	// The providers' background tasks (a WeCom authorisation, …), queued by
+	// their callback handlers in the api server.
+	for typ, h := range catalog.Handlers(func(app string) (providers.Provider, bool) {
 		p, ok := w.providers[app]
 		return p, ok
-	}))
+	}) {
+		mux.Handle(typ, h)
+	}
 	for i := 0; i < wc.Servers; i++ {
 		srv := asynq.NewServerFromRedisClient(opts.Redis, asynq.Config{
 			Concurrency:              wc.Concurrency,

@@ -106,7 +106,7 @@ func newAPIHandler(cfg *config.Config, rdb redis.UniversalClient, log *slog.Logg
 	aq := asynq.NewClientFromRedisClient(rdb) // shares rdb; closed with it
 	callbacks := map[string]http.Handler{}
 	for name, app := range cfg.Apps {
-		h, err := catalog.CallbackHandler(name, app, catalog.CallbackDeps{Redis: rdb, Asynq: aq, Logger: log})
+		h, err := catalog.CallbackHandler(name, app, catalog.Deps{Redis: rdb, Asynq: aq, Logger: log})
 		if err != nil {
 			return nil, fmt.Errorf("api: app %s: %w", name, err)
 		}

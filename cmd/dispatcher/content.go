@@ -52,7 +52,7 @@ func (c *contentFlags) content(cmd string) (providers.Kind, string, json.RawMess
 	}
 	names := []string{"--text", "--markdown", "--card", "--raw", "--kind/--body"}
 	if c.button != nil {
-		choices = append(choices, choice{"--button", *c.button, providers.KindButton, false})
+		choices = append(choices, choice{"--button", *c.button, providers.Kind("button"), false}) // an update-only kind (WeCom)
 		names = append(names, "--button")
 	}
 	var given []choice

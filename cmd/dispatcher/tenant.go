@@ -153,7 +153,7 @@ func runTenantAdd(ctx context.Context, args []string, stdout, stderr io.Writer) 
 		return err
 	}
 	defer done()
-	t := tenant.Tenant{CorpID: *corp, CorpName: *name, AgentID: *agentID, CorpUserMax: *userMax, PermanentCode: secret}
+	t := tenant.Tenant{ID: *corp, Name: *name, AgentID: *agentID, Seats: *userMax, Secret: secret}
 	if err := ts.Add(ctx, t); err != nil {
 		return err
 	}
@@ -203,7 +203,7 @@ func runTenantList(ctx context.Context, args []string, stdout, stderr io.Writer)
 		if t.State == tenant.Disabled {
 			since = t.DisabledAt
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%s\t%s\t%s\n", t.CorpID, dash(t.CorpName), t.AgentID, t.CorpUserMax, t.State, stamp(since), dash(t.DisabledReason))
+		fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%s\t%s\t%s\n", t.ID, dash(t.Name), t.AgentID, t.Seats, t.State, stamp(since), dash(t.DisabledReason))
 	}
 	if err := tw.Flush(); err != nil {
 		return err

@@ -17,6 +17,7 @@ import (
 	"github.com/msgdispatch/msgdispatch/internal/appstate"
 	"github.com/msgdispatch/msgdispatch/internal/redistest"
 	"github.com/msgdispatch/msgdispatch/internal/tenant"
+	"github.com/msgdispatch/msgdispatch/providers"
 	"github.com/msgdispatch/msgdispatch/providers/wecom/wecomsim"
 )
 
@@ -277,14 +278,14 @@ func TestTenantAddFromEnv(t *testing.T) {
 		t.Fatal(err)
 	}
 	got, err := ts.Get(b.ctx, "wpEnv")
-	if err != nil || got.PermanentCode != mtPermCode {
+	if err != nil || got.Secret != mtPermCode {
 		t.Errorf("stored tenant %+v, %v", got, err)
 	}
 }
 
 func mustHex(t *testing.T, s string) []byte {
 	t.Helper()
-	k, err := tenant.ParseKey(s)
+	k, err := providers.ParseKey(s)
 	if err != nil {
 		t.Fatal(err)
 	}

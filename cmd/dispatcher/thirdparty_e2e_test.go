@@ -12,9 +12,9 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/msgdispatch/msgdispatch/internal/appstate"
+	"github.com/msgdispatch/msgdispatch/internal/kv"
 	"github.com/msgdispatch/msgdispatch/internal/record"
-	"github.com/msgdispatch/msgdispatch/internal/respcode"
-	"github.com/msgdispatch/msgdispatch/internal/wecomauth"
+	"github.com/msgdispatch/msgdispatch/providers/wecom"
 	"github.com/msgdispatch/msgdispatch/providers/wecom/wecomsim"
 )
 
@@ -191,7 +191,7 @@ func TestThirdPartyInstallationEndToEnd(t *testing.T) {
 	if ev["user"] != "wmAlice" || ev["task_id"] != "task-42" || ev["event_key"] != "approve" {
 		t.Errorf("click event %v", ev)
 	}
-	if code, err := respcode.New(b.rdb).Take(b.ctx, mtApp, corpA, "task-42", "wmAlice"); err != nil || code != respCode {
+	if code, err := kv.New(b.rdb, mtApp).Take(b.ctx, wecom.ClickCodeKey(corpA, "task-42", "wmAlice")); err != nil || string(code) != respCode {
 		t.Errorf("stored response code %q, %v; want the click's", code, err)
 	}
 
@@ -272,7 +272,7 @@ func TestThirdPartyInstallationEndToEnd(t *testing.T) {
 			t.Fatal(err)
 		}
 		for _, task := range append(archived, completed...) {
-			if task.Type == wecomauth.TypeAuth {
+			if task.Type == wecom.TaskAuth {
 				authTasks++
 			}
 			assertNoSecret(t, "task payload", string(task.Payload))

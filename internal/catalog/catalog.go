@@ -1,130 +1,205 @@
-// Package catalog turns a configured app into its provider: the one place that
-// knows which provider package serves which provider name. The producer uses it to
-// validate messages by the provider's own rules (no credentials needed); the worker
-// to build the provider clients that send; the api server to build the
-// providers' callback handlers.
+// Package catalog turns a configured app into its provider through the
+// provider registry: it builds the [providers.Env] a provider is given (the
+// app's config block and the neutral stores, implemented here on Redis) and
+// calls the provider's constructor or callback builder. It names no
+// provider. The producer uses it to validate messages by the provider's own
+// rules (no credentials needed); the worker to build the provider clients
+// that send and to run the providers' background tasks; the api server to
+// build the providers' callback handlers.
 package catalog
 
 import (
+	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
+	"time"
 
 	"github.com/hibiken/asynq"
 	"github.com/redis/go-redis/v9"
 
 	"github.com/msgdispatch/msgdispatch/internal/config"
-	"github.com/msgdispatch/msgdispatch/internal/suiteticket"
+	"github.com/msgdispatch/msgdispatch/internal/job"
+	"github.com/msgdispatch/msgdispatch/internal/kv"
+	"github.com/msgdispatch/msgdispatch/internal/record"
 	"github.com/msgdispatch/msgdispatch/internal/tenant"
-	"github.com/msgdispatch/msgdispatch/internal/wecomauth"
 	"github.com/msgdispatch/msgdispatch/providers"
-	"github.com/msgdispatch/msgdispatch/providers/wecom"
 )
 
 // Validate checks msg by the rules of app's provider, without credentials or I/O.
 // For a multi-tenant app that includes naming a tenant.
 func Validate(app config.App, msg *providers.Message) error {
-	switch app.Provider {
-	case "wecom":
-		if app.WeCom == nil {
-			return fmt.Errorf("catalog: provider wecom without a wecom block")
-		}
-		return wecom.ValidateApp(*app.WeCom, msg)
-	default:
-		return fmt.Errorf("catalog: provider %q is not supported", app.Provider)
+	if app.Block == nil {
+		return fmt.Errorf("catalog: app of provider %q has no provider block", app.Provider)
 	}
+	return app.Block.ValidateMessage(msg)
 }
 
-// Deps are what provider clients need besides their config.
+// Deps are what provider clients, callback handlers and tasks need besides
+// their config.
 type Deps struct {
+	// Redis holds the app's state, tenants, the events stream and the
+	// reference index. Required.
+	Redis redis.UniversalClient
 	// Tokens caches access tokens. Required to send.
 	Tokens providers.TokenStore
 	// HTTP talks to the providers; nil means the provider's default.
 	HTTP *http.Client
-	// Redis holds the tenants and suite tickets of multi-tenant apps. Required
-	// for them.
-	Redis redis.UniversalClient
+	// Asynq enqueues the providers' background tasks. Required for callback
+	// handlers that enqueue (a WeCom third-party app's).
+	Asynq *asynq.Client
+	// Logger receives the providers' logs. Default: discard.
+	Logger *slog.Logger
+	// Now is the clock. Default time.Now.
+	Now func() time.Time
+}
+
+// Env builds the environment of the app configured under name.
+func Env(name string, app config.App, d Deps) (*providers.Env, error) {
+	if app.Block == nil {
+		return nil, fmt.Errorf("catalog: app %s: no provider block", name)
+	}
+	if d.Redis == nil {
+		return nil, fmt.Errorf("catalog: app %s: Redis is required", name)
+	}
+	env := &providers.Env{
+		App: name, Config: app.Block, Tokens: d.Tokens, HTTP: d.HTTP, Logger: d.Logger, Now: d.Now,
+		State:    kv.New(d.Redis, name),
+		Events:   eventSink{store: record.NewStore(d.Redis), app: name},
+		Messages: record.NewStore(d.Redis).MessageIndex(name),
+	}
+	if env.Logger == nil {
+		env.Logger = slog.New(slog.DiscardHandler)
+	}
+	env.Logger = env.Logger.With("app", name, "provider", app.Provider)
+	if env.Now == nil {
+		env.Now = time.Now
+	}
+	if d.Asynq != nil {
+		env.Tasks = TaskQueue(d.Asynq)
+	}
+	if app.MultiTenant() {
+		ts, err := Tenants(d.Redis, name, app)
+		if err != nil {
+			return nil, err
+		}
+		key, _ := providers.ParseKey(app.TenantKey) // checked by Tenants
+		env.Tenants, env.TenantKey = ts.Neutral(), key
+	}
+	return env, nil
 }
 
 // New builds the provider client of the app configured under name.
 func New(name string, app config.App, d Deps) (providers.Provider, error) {
-	switch app.Provider {
-	case "wecom":
-		if app.WeCom == nil {
-			return nil, fmt.Errorf("catalog: provider wecom without a wecom block")
-		}
-		var opts []wecom.Option
-		if app.MultiTenant() {
-			ts, err := Tenants(d.Redis, name, app)
-			if err != nil {
-				return nil, err
-			}
-			opts = append(opts, wecom.WithTenants(ts.WeCom()), wecom.WithTickets(suiteticket.New(d.Redis, name, suiteticket.Options{})))
-		}
-		return wecom.New(*app.WeCom, d.Tokens, d.HTTP, opts...), nil
-	default:
-		return nil, fmt.Errorf("catalog: provider %q is not supported", app.Provider)
+	desc, err := app.Descriptor()
+	if err != nil {
+		return nil, fmt.Errorf("catalog: app %s: %w", name, err)
 	}
+	env, err := Env(name, app, d)
+	if err != nil {
+		return nil, err
+	}
+	p, err := desc.New(env)
+	if err != nil {
+		return nil, fmt.Errorf("catalog: app %s: %w", name, err)
+	}
+	return p, nil
+}
+
+// CallbackHandler builds the handler of the provider callbacks of the app
+// configured under name, served at /callbacks/{provider}/{name}. It returns
+// (nil, nil) for an app that receives no callbacks.
+func CallbackHandler(name string, app config.App, d Deps) (http.Handler, error) {
+	desc, err := app.Descriptor()
+	if err != nil {
+		return nil, fmt.Errorf("catalog: app %s: %w", name, err)
+	}
+	if desc.Callback == nil {
+		return nil, nil
+	}
+	env, err := Env(name, app, d)
+	if err != nil {
+		return nil, err
+	}
+	h, err := desc.Callback(env)
+	if err != nil {
+		return nil, fmt.Errorf("catalog: app %s: %w", name, err)
+	}
+	return h, nil
 }
 
 // Tenants returns the tenant store of the multi-tenant app configured under
-// name, which seals permanent codes with the app's tenant_key.
+// name, which seals the tenants' secrets with the app's tenant_key.
 func Tenants(rdb redis.UniversalClient, name string, app config.App) (*tenant.Store, error) {
 	if !app.MultiTenant() {
-		return nil, fmt.Errorf("catalog: app %s has no tenants (only wecom apps of mode third_party or custom have)", name)
+		return nil, fmt.Errorf("catalog: app %s has no tenants (only apps whose provider block says so, e.g. wecom mode third_party or custom)", name)
 	}
 	if rdb == nil {
 		return nil, fmt.Errorf("catalog: app %s: tenants need Redis", name)
 	}
-	key, err := tenant.ParseKey(app.TenantKey)
+	key, err := providers.ParseKey(app.TenantKey)
 	if err != nil {
 		return nil, fmt.Errorf("catalog: app %s: tenant_key: %w", name, err)
 	}
 	return tenant.New(rdb, name, key, tenant.Options{})
 }
 
-// CallbackDeps are what callback handlers need.
-type CallbackDeps struct {
-	// Redis holds tenants, tickets, response codes and the events stream. Required.
-	Redis redis.UniversalClient
-	// Asynq enqueues authorisation jobs for the worker. Required for
-	// multi-tenant apps.
-	Asynq *asynq.Client
-	// Logger receives refused and failed callbacks. Default: discard.
-	Logger *slog.Logger
+// eventSink is the providers.EventSink of one app: its events stream.
+type eventSink struct {
+	store *record.Store
+	app   string
 }
 
-// CallbackHandler builds the handler of the provider callbacks of the app
-// configured under name, served at /callbacks/{provider}/{name}. It returns
-// (nil, nil) for an app that receives no callbacks (a wecom app without
-// callback_token and encoding_aes_key).
-func CallbackHandler(name string, app config.App, d CallbackDeps) (http.Handler, error) {
-	switch app.Provider {
-	case "wecom":
-		if app.WeCom == nil || !app.WeCom.ReceivesCallbacks() {
-			return nil, nil
-		}
-		if d.Redis == nil {
-			return nil, fmt.Errorf("catalog: app %s: callbacks need Redis", name)
-		}
-		o := wecom.CallbackOptions{App: name, Config: *app.WeCom, Sink: newWeComSink(d.Redis, name), Logger: d.Logger}
-		if app.MultiTenant() {
-			ts, err := Tenants(d.Redis, name, app)
-			if err != nil {
-				return nil, err
-			}
-			if d.Asynq == nil {
-				return nil, fmt.Errorf("catalog: app %s: callbacks of a multi-tenant app need an asynq client", name)
-			}
-			key, _ := tenant.ParseKey(app.TenantKey) // checked by Tenants
-			q, err := wecomauth.NewQueue(d.Asynq, name, key)
-			if err != nil {
-				return nil, err
-			}
-			o.Tenants, o.Tickets, o.Auth = ts.WeCom(), suiteticket.New(d.Redis, name, suiteticket.Options{}), q
-		}
-		return wecom.NewCallbackHandler(o)
-	default:
-		return nil, nil
+func (s eventSink) PublishOnce(ctx context.Context, dedupeKey string, ttl time.Duration, ev *providers.Event) (bool, error) {
+	return s.store.PublishOnce(ctx, dedupeKey, ttl, &record.ProviderEvent{
+		ID: ev.ID, App: s.app, Type: ev.Type, At: ev.At, Tenant: ev.Tenant, MessageID: ev.MessageID, Data: ev.Data,
+	})
+}
+
+// TaskQueue returns the providers.TaskQueue on client: tasks on the critical
+// queue, unique by their id.
+func TaskQueue(client *asynq.Client) providers.TaskQueue { return taskQueue{client} }
+
+type taskQueue struct{ client *asynq.Client }
+
+func (q taskQueue) Enqueue(ctx context.Context, typ string, payload []byte, o providers.TaskOptions) error {
+	if o.ID == "" {
+		return fmt.Errorf("catalog: task %s: an ID is required", typ)
 	}
+	if o.MaxRetry <= 0 {
+		o.MaxRetry = 10
+	}
+	if o.Timeout <= 0 {
+		o.Timeout = time.Minute
+	}
+	if o.Retention <= 0 {
+		o.Retention = time.Hour
+	}
+	_, err := q.client.EnqueueContext(ctx, asynq.NewTask(typ, payload), asynq.TaskID(o.ID), asynq.Queue(job.QueueCritical),
+		asynq.MaxRetry(o.MaxRetry), asynq.Timeout(o.Timeout), asynq.Retention(o.Retention))
+	if err != nil && !errors.Is(err, asynq.ErrTaskIDConflict) {
+		return fmt.Errorf("catalog: enqueue task %s: %w", typ, err)
+	}
+	return nil
+}
+
+// Handlers returns the asynq handlers of every registered provider's
+// background tasks, by task type. lookup finds the client of a configured
+// app. A failure whose class is permanent ends the task (archived, with the
+// reason); any other is retried.
+func Handlers(lookup func(app string) (providers.Provider, bool)) map[string]asynq.Handler {
+	out := map[string]asynq.Handler{}
+	for _, d := range providers.Registered() {
+		for typ, h := range d.Tasks {
+			out[typ] = asynq.HandlerFunc(func(ctx context.Context, t *asynq.Task) error {
+				err := h(ctx, t.Payload(), lookup)
+				if err != nil && providers.ClassOf(err) == providers.ClassPermanent {
+					return fmt.Errorf("%w: %w", err, asynq.SkipRetry)
+				}
+				return err
+			})
+		}
+	}
+	return out
 }

@@ -15,11 +15,11 @@ import (
 const hexKey = "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff"
 
 func selfBuilt() config.App {
-	return config.App{Provider: "wecom", WeCom: &wecom.Config{Mode: wecom.ModeSelfBuilt, BaseURL: "http://x", CorpID: "ww1", AgentID: 1, Secret: "s"}}
+	return config.App{Provider: "wecom", Block: &wecom.Config{Mode: wecom.ModeSelfBuilt, BaseURL: "http://x", CorpID: "ww1", AgentID: 1, Secret: "s"}}
 }
 
 func thirdParty() config.App {
-	return config.App{Provider: "wecom", TenantKey: hexKey, WeCom: &wecom.Config{Mode: wecom.ModeThirdParty, BaseURL: "http://x", SuiteID: "ww1",
+	return config.App{Provider: "wecom", TenantKey: hexKey, Block: &wecom.Config{Mode: wecom.ModeThirdParty, BaseURL: "http://x", SuiteID: "ww1",
 		SuiteSecret: "s", CallbackToken: "QDG6eK", EncodingAESKey: "jWmYm7qr5nMoAUwZRjGtBxmz3KA1tkAj3ykkR6q2B2C"}}
 }
 
@@ -42,7 +42,7 @@ func TestValidateNeedsTheTenantOfAMultiTenantApp(t *testing.T) {
 func TestNewAndCallbackHandler(t *testing.T) {
 	t.Parallel()
 	rdb := redistest.Start(t).Client()
-	if _, err := catalog.New("crm", thirdParty(), catalog.Deps{}); err == nil || !strings.Contains(err.Error(), "need Redis") {
+	if _, err := catalog.New("crm", thirdParty(), catalog.Deps{}); err == nil || !strings.Contains(err.Error(), "Redis is required") {
 		t.Errorf("New without Redis = %v", err)
 	}
 	p, err := catalog.New("crm", thirdParty(), catalog.Deps{Redis: rdb})
@@ -52,10 +52,10 @@ func TestNewAndCallbackHandler(t *testing.T) {
 	if c, ok := p.(*wecom.Client); !ok || c.Config().Mode != wecom.ModeThirdParty {
 		t.Errorf("New = %T", p)
 	}
-	if h, err := catalog.CallbackHandler("hr", selfBuilt(), catalog.CallbackDeps{Redis: rdb}); h != nil || err != nil {
+	if h, err := catalog.CallbackHandler("hr", selfBuilt(), catalog.Deps{Redis: rdb}); h != nil || err != nil {
 		t.Errorf("CallbackHandler of an app without callbacks = %v, %v", h, err)
 	}
-	if _, err := catalog.CallbackHandler("crm", thirdParty(), catalog.CallbackDeps{Redis: rdb}); err == nil || !strings.Contains(err.Error(), "asynq") {
+	if _, err := catalog.CallbackHandler("crm", thirdParty(), catalog.Deps{Redis: rdb}); err == nil || !strings.Contains(err.Error(), "task queue") {
 		t.Errorf("CallbackHandler of a multi-tenant app without asynq = %v", err)
 	}
 	if _, err := catalog.Tenants(rdb, "hr", selfBuilt()); err == nil {

@@ -10,7 +10,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/msgdispatch/msgdispatch/providers/wecom"
+	"github.com/msgdispatch/msgdispatch/providers"
 )
 
 // Config is the whole config file. Build one with [Load] or [Parse], which fill in
@@ -103,32 +103,44 @@ type Peak struct {
 
 // App is one configured app: a provider and its credentials.
 type App struct {
-	// Provider is "wecom", "xiezuo" or "wps365". Required.
+	// Provider is the name of a registered provider ("wecom", …). Required.
 	Provider string `yaml:"provider"`
-	// WeCom is the provider block when Provider is "wecom".
-	WeCom *wecom.Config `yaml:"wecom"`
+	// Block is the provider block: the app's key named after its provider
+	// (apps.hr-bot.wecom), decoded into that provider's config type
+	// ([providers.Descriptor.NewConfig]). Required.
+	Block providers.AppConfig `yaml:"-"`
 	// Limits are the quotas the dispatcher enforces for this app.
 	Limits Limits `yaml:"limits"`
 	// OnUnknown is what to do when a request's outcome is unknown:
 	// [OnUnknownResend] (within the provider's dedupe window) or [OnUnknownGiveUp].
-	// Default: resend for wecom, give_up for providers without a documented
-	// duplicate check.
+	// Default: the provider's ([providers.Descriptor.OnUnknown]): resend for
+	// a provider with a documented duplicate check, give_up otherwise.
 	OnUnknown string `yaml:"on_unknown"`
 	// TenantKey is the key that encrypts the permanent codes of the app's
 	// tenants at rest (AES-256-GCM): 32 bytes written as 64 hex digits or as
-	// base64. Required for a multi-tenant app (wecom mode third_party or
-	// custom) and only allowed there; use ${ENV}. Never logged.
+	// base64. Required for a multi-tenant app (one whose provider block says
+	// it has tenants, e.g. a WeCom third-party app) and only allowed there;
+	// use ${ENV}. Never logged.
 	TenantKey string `yaml:"tenant_key"`
 }
 
-// MultiTenant reports whether the app has tenants: a wecom app of mode
-// third_party or custom.
-func (a App) MultiTenant() bool { return a.WeCom != nil && a.WeCom.MultiTenant() }
+// MultiTenant reports whether the app has tenants (its provider block says so).
+func (a App) MultiTenant() bool { return a.Block != nil && a.Block.MultiTenant() }
+
+// Descriptor returns the registry entry of the app's provider.
+func (a App) Descriptor() (*providers.Descriptor, error) {
+	d, ok := providers.Lookup(a.Provider)
+	if !ok {
+		return nil, fmt.Errorf("provider %q is not registered", a.Provider)
+	}
+	return d, nil
+}
 
 // Limits are an app's quotas (enforced by the ratelimit package).
 type Limits struct {
-	// PerRecipient are the (count, window) limits per recipient. Default WeCom's
-	// 30/1m and 1000/1h.
+	// PerRecipient are the (count, window) limits per recipient. Default the
+	// provider's ([providers.Descriptor.Limits]): WeCom's 30/1m and 1000/1h,
+	// none for a provider that documents none. An empty list means none.
 	PerRecipient []Window `yaml:"per_recipient"`
 	// Daily is the person-times cap per (app, tenant) per Asia/Shanghai day; 0 = none.
 	Daily int `yaml:"daily"`
@@ -139,12 +151,12 @@ type Limits struct {
 	// may use. Default 0.
 	UrgentHeadroom int `yaml:"urgent_headroom"`
 	// Concurrency is how many requests may be in flight to the provider for this
-	// app's company at once, across every worker process (WeCom answers 45033
-	// beyond a per-company limit it does not publish). Default 20.
+	// app's company at once, across every worker process (providers refuse
+	// beyond a per-company limit they do not publish, e.g. WeCom's 45033).
+	// Default 20.
 	Concurrency int `yaml:"concurrency"`
 	// Rate is how many requests per second one worker process sends for this
-	// app, smoothing bursts; the exact quotas are the per-recipient limits
-	// (WeCom does not count message sends against its API frequency limits).
+	// app, smoothing bursts; the exact quotas are the per-recipient limits.
 	// Default 500.
 	Rate int `yaml:"rate"`
 	// GroupSize is how many person-times a department, tag or @all target counts

@@ -6,40 +6,31 @@ import (
 	"strings"
 	"time"
 
-	"github.com/msgdispatch/msgdispatch/providers/wecom"
+	"github.com/msgdispatch/msgdispatch/providers"
 	"gopkg.in/yaml.v3"
 )
 
 // requiredKeys are the keys each struct type must have, by yaml name. A key that
 // is absent or null is "required"; a required string that is empty is an error
-// too. It is a table rather than struct tags because provider blocks are owned
-// by their provider packages; TestRequiredKeysExist keeps it in step with them.
-// The wecom block's keys depend on its mode: see wecomRequiredKeys.
+// too. Provider blocks say their own (providers.AppConfig.RequiredKeys);
+// TestRequiredKeysExist keeps both in step with the types.
 var requiredKeys = map[reflect.Type][]string{
 	reflect.TypeFor[App]():      {"provider"},
 	reflect.TypeFor[Window]():   {"count", "window"},
 	reflect.TypeFor[APIToken](): {"name", "token"},
 }
 
-// wecomRequiredKeys are the required keys of a wecom block, by mode. A block
-// with a mode not listed here needs base_url only (the mode itself is reported
-// by validation).
-var wecomRequiredKeys = map[string][]string{
-	wecom.ModeSelfBuilt:  {"base_url", "corp_id", "agent_id", "secret"},
-	wecom.ModeThirdParty: {"base_url", "suite_id", "suite_secret", "callback_token", "encoding_aes_key"},
-	wecom.ModeCustom:     {"base_url", "suite_id", "suite_secret", "callback_token", "encoding_aes_key"},
-}
-
 // required returns the required keys of v, a struct whose keys are decoded.
 func required(v reflect.Value) []string {
-	if w, ok := v.Interface().(wecom.Config); ok {
-		if keys, ok := wecomRequiredKeys[w.EffectiveMode()]; ok {
-			return keys
+	if v.CanAddr() {
+		if b, ok := v.Addr().Interface().(providers.AppConfig); ok {
+			return b.RequiredKeys()
 		}
-		return []string{"base_url"}
 	}
 	return requiredKeys[v.Type()]
 }
+
+var appType = reflect.TypeFor[App]()
 
 var durationType = reflect.TypeFor[time.Duration]()
 
@@ -101,8 +92,18 @@ func (p *parser) decode(path string, n *yaml.Node, v reflect.Value) {
 func (p *parser) decodeStruct(path string, n *yaml.Node, v reflect.Value) {
 	fields := yamlFields(v.Type())
 	given := map[string]bool{}
+	var blocks map[string]*yaml.Node // an app's provider blocks, by key
 	p.eachKey(path, n, func(key, kpath string, val *yaml.Node) {
 		i, ok := fields[key]
+		if !ok && v.Type() == appType {
+			if _, isProvider := providers.Lookup(key); isProvider {
+				if blocks == nil {
+					blocks = map[string]*yaml.Node{}
+				}
+				blocks[key] = val
+				return
+			}
+		}
 		if !ok {
 			p.add(kpath, "unknown key")
 			return
@@ -121,6 +122,46 @@ func (p *parser) decodeStruct(path string, n *yaml.Node, v reflect.Value) {
 			p.add(join(path, key), "required")
 		case f.Kind() == reflect.String && f.String() == "":
 			p.add(join(path, key), "must not be empty")
+		}
+	}
+	if v.Type() == appType {
+		p.decodeBlocks(path, v.Addr().Interface().(*App), blocks)
+	}
+}
+
+// decodeBlocks decodes the provider block of app a, the key named after its
+// provider, into a new config of that provider holding its defaults, and
+// fills in the provider's default limits. Blocks of other providers are
+// errors.
+func (p *parser) decodeBlocks(path string, a *App, blocks map[string]*yaml.Node) {
+	d, known := providers.Lookup(a.Provider)
+	for name, n := range blocks {
+		if a.Provider == "" && len(blocks) == 1 {
+			d, _ = providers.Lookup(name) // provider is reported missing; check the block anyway
+		} else if name != a.Provider {
+			p.add(join(path, name), "only allowed with provider %s", name)
+			continue
+		}
+		if isNull(resolveAlias(n)) {
+			continue // reported as required below
+		}
+		b := d.NewConfig()
+		rv := reflect.ValueOf(b)
+		if rv.Kind() != reflect.Pointer || rv.Elem().Kind() != reflect.Struct {
+			panic(fmt.Sprintf("config: provider %s: NewConfig returns %T, want a pointer to a struct", name, b))
+		}
+		p.decode(join(path, name), n, rv.Elem())
+		a.Block = b
+	}
+	if !known {
+		return // reported by validation
+	}
+	if a.Block == nil {
+		p.add(join(path, a.Provider), "required with provider %s", a.Provider)
+	}
+	if a.Limits.PerRecipient == nil {
+		for _, w := range d.Limits.PerRecipient {
+			a.Limits.PerRecipient = append(a.Limits.PerRecipient, Window{Count: w.Count, Window: w.Window})
 		}
 	}
 }
@@ -204,6 +245,7 @@ func (p *parser) scalar(path string, n *yaml.Node, want string) (*yaml.Node, boo
 	}
 	if len(vars) > 0 {
 		p.fromEnv[path] = vars
+		p.envValues[path] = val
 	}
 	s := &yaml.Node{Kind: yaml.ScalarNode, Value: val}
 	s.Tag = s.ShortTag()
@@ -222,6 +264,15 @@ func (p *parser) typeError(path string, n *yaml.Node, want string) {
 		got = p.show(path, n.Value)
 	}
 	p.add(path, "want %s, got %s", want, got)
+}
+
+// scrub returns msg, about the value at path, with that value replaced by
+// the names of the variables it came from, if it came from the environment.
+func (p *parser) scrub(path, msg string) string {
+	if v := p.envValues[path]; v != "" {
+		return strings.ReplaceAll(msg, v, "<the value expanded from ${"+strings.Join(p.fromEnv[path], "}, ${")+"}>")
+	}
+	return msg
 }
 
 // show quotes the value at path for a message, unless it came from the

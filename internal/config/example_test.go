@@ -4,6 +4,7 @@ import (
 	"fmt"
 
 	"github.com/msgdispatch/msgdispatch/internal/config"
+	"github.com/msgdispatch/msgdispatch/providers/wecom"
 )
 
 // env is a fake environment for the examples.
@@ -32,7 +33,8 @@ apps:
 		fmt.Println(err)
 		return
 	}
-	fmt.Println(app.Provider, app.WeCom.AgentID, app.WeCom.Secret == "s3cret")
+	w := app.Block.(*wecom.Config)
+	fmt.Println(app.Provider, w.AgentID, w.Secret == "s3cret")
 	fmt.Println("limits:", app.Limits.PerRecipient, "on_unknown:", app.OnUnknown)
 	fmt.Println("concurrency:", c.Worker.Concurrency, "peak on:", c.Peak.On(), c.Peak.Minutes)
 	// Output:

@@ -12,7 +12,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/msgdispatch/msgdispatch/providers/wecom"
+	"github.com/msgdispatch/msgdispatch/providers"
 	"gopkg.in/yaml.v3"
 )
 
@@ -68,7 +68,7 @@ func Parse(data []byte, getenv func(string) (string, bool)) (*Config, error) {
 	if getenv == nil {
 		getenv = func(string) (string, bool) { return "", false }
 	}
-	p := &parser{getenv: getenv, problems: map[string]string{}, fromEnv: map[string][]string{}}
+	p := &parser{getenv: getenv, problems: map[string]string{}, fromEnv: map[string][]string{}, envValues: map[string]string{}}
 	c := defaultConfig()
 	p.decode("", root, reflect.ValueOf(c).Elem())
 	fillProviderDefaults(c)
@@ -144,46 +144,25 @@ func defaultConfig() *Config {
 }
 
 // setDefaults fills in the defaults of a value the decoder has just created (an
-// app, a provider block) before the file's keys are decoded into it.
+// app) before the file's keys are decoded into it. An app's per-recipient
+// limits and its provider block get their provider's defaults once the
+// provider is known (decodeBlocks).
 func setDefaults(v any) {
-	switch v := v.(type) {
-	case *App:
-		v.Limits = Limits{
-			PerRecipient: []Window{{Count: 30, Window: time.Minute}, {Count: 1000, Window: time.Hour}},
-			Margin:       2 * time.Second,
-			Concurrency:  20,
-			Rate:         500,
-			GroupSize:    100,
+	if a, ok := v.(*App); ok {
+		a.Limits = Limits{
+			Margin:      2 * time.Second,
+			Concurrency: 20,
+			Rate:        500,
+			GroupSize:   100,
 		}
-	case *wecom.Config:
-		v.Mode = wecom.ModeSelfBuilt
-		v.DuplicateCheckInterval = wecom.MaxDuplicateCheckInterval
 	}
 }
-
-// providerSpec is what the loader knows about a provider name.
-type providerSpec struct {
-	// supported is false for providers not implemented yet.
-	supported bool
-	// onUnknown is the default of App.OnUnknown.
-	onUnknown string
-}
-
-// providers are the provider names an app may use (DESIGN.md §2).
-var providers = map[string]providerSpec{
-	"wecom":  {supported: true, onUnknown: OnUnknownResend},
-	"xiezuo": {onUnknown: OnUnknownGiveUp},
-	"wps365": {onUnknown: OnUnknownGiveUp},
-}
-
-// providerNames lists the keys of providers for messages, in a stable order.
-var providerNames = []string{"wecom", "xiezuo", "wps365"}
 
 // fillProviderDefaults sets the defaults that depend on an app's provider.
 func fillProviderDefaults(c *Config) {
 	for name, a := range c.Apps {
-		if a.OnUnknown == "" {
-			a.OnUnknown = providers[a.Provider].onUnknown
+		if d, ok := providers.Lookup(a.Provider); ok && a.OnUnknown == "" {
+			a.OnUnknown = d.OnUnknown
 			c.Apps[name] = a
 		}
 	}
@@ -197,6 +176,9 @@ type parser struct {
 	// fromEnv holds, per path, the environment variables its value was expanded
 	// from, so that no message shows that value.
 	fromEnv map[string][]string
+	// envValues holds, per path, a value expanded from the environment, so
+	// that scrub can take it out of a provider's message.
+	envValues map[string]string
 }
 
 // add records a problem at path unless one is recorded there already: the first

@@ -37,7 +37,7 @@ func parse(t *testing.T, yml string, env map[string]string) (*Config, error) {
 func defaultApp() App {
 	return App{
 		Provider: "wecom",
-		WeCom: &wecom.Config{
+		Block: &wecom.Config{
 			Mode:                   "self_built",
 			BaseURL:                "https://qyapi.weixin.qq.com",
 			CorpID:                 "ww1",
@@ -187,7 +187,7 @@ api:
 			},
 			want: func() *Config {
 				ops := defaultApp()
-				ops.WeCom = &wecom.Config{Mode: "self_built", BaseURL: "https://wecom.example.com", CorpID: "ww3", AgentID: 8, Secret: "o", DuplicateCheckInterval: 4 * time.Hour}
+				ops.Block = &wecom.Config{Mode: "self_built", BaseURL: "https://wecom.example.com", CorpID: "ww3", AgentID: 8, Secret: "o", DuplicateCheckInterval: 4 * time.Hour}
 				return &Config{
 					Redis: Redis{Addr: "redis:6379", URL: "redis://redis:6379/2", Password: "r", DB: 2},
 					Worker: Worker{
@@ -209,7 +209,7 @@ api:
 					Apps: map[string]App{
 						"hr-bot": {
 							Provider:  "wecom",
-							WeCom:     &wecom.Config{Mode: "self_built", BaseURL: "http://127.0.0.1:9001/", CorpID: "ww2", AgentID: 7, Secret: "h", DuplicateCheckInterval: time.Hour},
+							Block:     &wecom.Config{Mode: "self_built", BaseURL: "http://127.0.0.1:9001/", CorpID: "ww2", AgentID: 7, Secret: "h", DuplicateCheckInterval: time.Hour},
 							Limits:    Limits{PerRecipient: []Window{{Count: 3, Window: time.Second}}, Concurrency: 20, Rate: 500, GroupSize: 100},
 							OnUnknown: "give_up",
 						},
@@ -291,7 +291,7 @@ func TestParseExpansion(t *testing.T) {
 			if err != nil {
 				t.Fatalf("Parse: %v", err)
 			}
-			if got := c.Apps["hr-bot"].WeCom.CorpID; got != tt.want {
+			if got := c.Apps["hr-bot"].Block.(*wecom.Config).CorpID; got != tt.want {
 				t.Errorf("corp_id = %q, want %q", got, tt.want)
 			}
 		})
@@ -342,9 +342,9 @@ func TestParseErrors(t *testing.T) {
 			},
 		},
 		{
-			desc: "block of an unimplemented provider",
+			desc: "block of another registered provider",
 			yml:  wecomApp + "    xiezuo: {base_url: https://openapi.wps.cn}\n",
-			want: []string{"apps.hr-bot.xiezuo: unknown key"},
+			want: []string{"apps.hr-bot.xiezuo: only allowed with provider xiezuo"},
 		},
 		{
 			desc: "duplicate key",
@@ -517,14 +517,14 @@ func TestParseErrors(t *testing.T) {
 			desc: "unknown provider",
 			yml:  strings.Replace(wecomApp, "provider: wecom", "provider: slack", 1),
 			want: []string{
-				`apps.hr-bot.provider: unknown provider "slack": want wecom, xiezuo, wps365`,
+				`apps.hr-bot.provider: unknown provider "slack": want wecom, wps365, xiezuo`,
 				"apps.hr-bot.wecom: only allowed with provider wecom",
 			},
 		},
 		{
-			desc: "provider not supported yet",
+			desc: "a provider without its block",
 			yml:  "apps:\n  doc-bot:\n    provider: xiezuo\n",
-			want: []string{`apps.doc-bot.provider: "xiezuo" is not supported yet`},
+			want: []string{`apps.doc-bot.xiezuo: required with provider xiezuo`},
 		},
 		{
 			desc: "missing provider block",
@@ -540,8 +540,8 @@ func TestParseErrors(t *testing.T) {
 			desc: "block of another provider",
 			yml:  strings.Replace(wecomApp, "provider: wecom", "provider: wps365", 1),
 			want: []string{
-				`apps.hr-bot.provider: "wps365" is not supported yet`,
 				"apps.hr-bot.wecom: only allowed with provider wecom",
+				"apps.hr-bot.wps365: required with provider wps365",
 			},
 		},
 		{
@@ -577,11 +577,6 @@ func TestParseErrors(t *testing.T) {
 				"apps.hr-bot.limits.per_recipient[0].count: must be at least 1",
 				"apps.hr-bot.limits.per_recipient[1].window: must be greater than 0",
 			},
-		},
-		{
-			desc: "empty per_recipient",
-			yml:  wecomApp + "    limits: {per_recipient: []}\n",
-			want: []string{"apps.hr-bot.limits.per_recipient: at least one window is required (leave the key out for the default 30/1m, 1000/1h)"},
 		},
 		{
 			desc: "urgent headroom not below a count",
@@ -688,7 +683,7 @@ api: {tokens: [{name: billing, token: t, apps: [hr]}]}
 `,
 			want: []string{
 				`api.tokens[0].apps[0]: unknown app "hr" (configured: doc-bot, hr-bot)`,
-				`apps.doc-bot.provider: "xiezuo" is not supported yet`,
+				`apps.doc-bot.xiezuo: required with provider xiezuo`,
 				"apps.hr-bot.wecom.corp_id: required",
 				"apps.hr-bot.wecom.corp_idd: unknown key",
 				"apps.hr-bot.wecom.secret: environment variable NOPE is not set",
@@ -808,7 +803,7 @@ func TestLoad(t *testing.T) {
 		if err != nil {
 			t.Fatalf("Load: %v", err)
 		}
-		if got := c.Apps["hr-bot"].WeCom.Secret; got != "s" {
+		if got := c.Apps["hr-bot"].Block.(*wecom.Config).Secret; got != "s" {
 			t.Errorf("secret = %q, want s", got)
 		}
 	})
@@ -877,6 +872,31 @@ func TestPeakOn(t *testing.T) {
 			t.Parallel()
 			if got := (Peak{Enabled: tt.enabled}).On(); got != tt.want {
 				t.Errorf("On() = %v, want %v", got, tt.want)
+			}
+		})
+	}
+}
+
+// A provider's default limits fill in per_recipient when it is left out; an
+// empty list means no per-recipient limit.
+func TestPerRecipientDefaultsAndNone(t *testing.T) {
+	t.Parallel()
+	for _, tt := range []struct {
+		desc string
+		yml  string
+		want []Window
+	}{
+		{desc: "left out: the provider's", yml: wecomApp, want: []Window{{Count: 30, Window: time.Minute}, {Count: 1000, Window: time.Hour}}},
+		{desc: "empty: none", yml: wecomApp + "    limits: {per_recipient: []}\n", want: []Window{}},
+	} {
+		t.Run(tt.desc, func(t *testing.T) {
+			t.Parallel()
+			c, err := Parse([]byte(tt.yml), nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := c.Apps["hr-bot"].Limits.PerRecipient; !reflect.DeepEqual(got, tt.want) {
+				t.Errorf("per_recipient = %v, want %v", got, tt.want)
 			}
 		})
 	}

@@ -1,15 +1,14 @@
 package config
 
 import (
+	"errors"
 	"fmt"
 	"net/url"
 	"regexp"
 	"strings"
 	"time"
 
-	"github.com/msgdispatch/msgdispatch/internal/tenant"
-	"github.com/msgdispatch/msgdispatch/providers/wecom"
-	"github.com/msgdispatch/msgdispatch/providers/wecom/msgcrypt"
+	"github.com/msgdispatch/msgdispatch/providers"
 )
 
 // appName is the form of an app name: it appears in Redis keys and URLs.
@@ -77,23 +76,14 @@ func (p *parser) validateApp(path, name string, a *App) {
 	if !appName.MatchString(name) {
 		p.add(path, "invalid app name: want lowercase letters, digits, '_' and '-', starting with a letter or digit")
 	}
-	spec, known := providers[a.Provider]
+	_, known := providers.Lookup(a.Provider)
 	switch {
 	case a.Provider == "":
 		// Reported by the decoder as required.
 	case !known:
-		p.add(path+".provider", "unknown provider %s: want %s", p.show(path+".provider", a.Provider), strings.Join(providerNames, ", "))
-	case !spec.supported:
-		p.add(path+".provider", "%s is not supported yet", p.show(path+".provider", a.Provider))
-	}
-	// One check per provider block the App type has.
-	switch {
-	case a.WeCom != nil && a.Provider != "wecom" && a.Provider != "":
-		p.add(path+".wecom", "only allowed with provider wecom")
-	case a.WeCom == nil && a.Provider == "wecom":
-		p.add(path+".wecom", "required with provider wecom")
-	case a.WeCom != nil:
-		p.validateWeCom(path+".wecom", a.WeCom)
+		p.add(path+".provider", "unknown provider %s: want %s", p.show(path+".provider", a.Provider), strings.Join(providers.Names(), ", "))
+	case a.Block != nil:
+		p.validateBlock(path+"."+a.Provider, a.Block)
 	}
 	p.validateTenantKey(path, a)
 	p.validateLimits(path+".limits", &a.Limits)
@@ -102,47 +92,28 @@ func (p *parser) validateApp(path, name string, a *App) {
 	}
 }
 
-func (p *parser) validateWeCom(path string, w *wecom.Config) {
-	p.httpURL(path+".base_url", w.BaseURL)
-	if d := w.DuplicateCheckInterval; d <= 0 || d > wecom.MaxDuplicateCheckInterval {
-		p.add(path+".duplicate_check_interval", "must be greater than 0 and at most %s", wecom.MaxDuplicateCheckInterval)
-	}
-	switch w.EffectiveMode() {
-	case wecom.ModeSelfBuilt:
-		if w.AgentID <= 0 {
-			p.add(path+".agent_id", "must be greater than 0")
-		}
-		for key, val := range map[string]string{"suite_id": w.SuiteID, "suite_secret": w.SuiteSecret, "provider_corp_id": w.ProviderCorpID} {
-			if val != "" {
-				p.add(path+"."+key, "only used by modes %s and %s", wecom.ModeThirdParty, wecom.ModeCustom)
-			}
-		}
-		switch {
-		case w.CallbackToken != "" && w.EncodingAESKey == "":
-			p.add(path+".encoding_aes_key", "required with callback_token (to receive the app's callbacks)")
-		case w.CallbackToken == "" && w.EncodingAESKey != "":
-			p.add(path+".callback_token", "required with encoding_aes_key (to receive the app's callbacks)")
-		}
-	case wecom.ModeThirdParty, wecom.ModeCustom:
-		why := "not used with mode " + w.Mode + ": each tenant has its own"
-		if w.CorpID != "" {
-			p.add(path+".corp_id", "%s corp id (set provider_corp_id for the service provider's own)", why)
-		}
-		if w.AgentID != 0 {
-			p.add(path+".agent_id", "%s agentid, learnt when it installs the app", why)
-		}
-		if w.Secret != "" {
-			p.add(path+".secret", "%s permanent code, learnt when it installs the app", why)
-		}
-	default:
-		p.add(path+".mode", "want %s, got %s", strings.Join(wecom.Modes, ", "), p.show(path+".mode", w.Mode))
+// validateBlock records the problems a provider block's Validate reports,
+// each at its key path. A message never shows a value that came from the
+// environment: such a value is replaced by the variables' names.
+func (p *parser) validateBlock(path string, b providers.AppConfig) {
+	err := b.Validate()
+	if err == nil {
 		return
 	}
-	if w.EncodingAESKey != "" {
-		if _, err := msgcrypt.New("t", w.EncodingAESKey); err != nil {
-			// msgcrypt's errors describe the key's form, never the key.
-			p.add(path+".encoding_aes_key", "invalid: want the 43-character EncodingAESKey from the callback settings (%s)", strings.TrimPrefix(err.Error(), "msgcrypt: invalid configuration: "))
+	var errs []error
+	if j, ok := err.(interface{ Unwrap() []error }); ok {
+		errs = j.Unwrap()
+	} else {
+		errs = []error{err}
+	}
+	for _, e := range errs {
+		var ve *providers.ValidationError
+		if !errors.As(e, &ve) {
+			p.add(path, "%s", p.scrub(path, e.Error()))
+			continue
 		}
+		fpath := join(path, ve.Field)
+		p.add(fpath, "%s", p.scrub(fpath, ve.Reason))
 	}
 }
 
@@ -152,20 +123,17 @@ func (p *parser) validateTenantKey(path string, a *App) {
 	kpath := path + ".tenant_key"
 	switch {
 	case a.MultiTenant() && a.TenantKey == "":
-		p.add(kpath, "required with wecom mode %s: the key that encrypts the tenants' permanent codes at rest (32 bytes as 64 hex digits or base64; use ${ENV})", a.WeCom.Mode)
+		p.add(kpath, "required for an app with tenants: the key that encrypts the tenants' secrets at rest (32 bytes as 64 hex digits or base64; use ${ENV})")
 	case !a.MultiTenant() && a.TenantKey != "":
-		p.add(kpath, "only used by wecom apps of mode %s or %s", wecom.ModeThirdParty, wecom.ModeCustom)
+		p.add(kpath, "only used by apps with tenants (e.g. wecom mode third_party or custom)")
 	case a.TenantKey != "":
-		if _, err := tenant.ParseKey(a.TenantKey); err != nil {
+		if _, err := providers.ParseKey(a.TenantKey); err != nil {
 			p.add(kpath, "%v", err)
 		}
 	}
 }
 
 func (p *parser) validateLimits(path string, l *Limits) {
-	if len(l.PerRecipient) == 0 {
-		p.add(path+".per_recipient", "at least one window is required (leave the key out for the default 30/1m, 1000/1h)")
-	}
 	for i, w := range l.PerRecipient {
 		wpath := fmt.Sprintf("%s.per_recipient[%d]", path, i)
 		p.atLeast1(wpath+".count", w.Count)

@@ -50,7 +50,7 @@ func TestWeComModesValid(t *testing.T) {
 			yml:  multiTenantYAML("third_party"),
 			want: func() App {
 				a := defaultApp()
-				a.WeCom = &wecom.Config{
+				a.Block = &wecom.Config{
 					BaseURL: "https://qyapi.weixin.qq.com", Mode: "third_party", SuiteID: "wwsuite1", SuiteSecret: testSuiteSecret,
 					CallbackToken: testCBToken, EncodingAESKey: testAESKey, DuplicateCheckInterval: 4 * time.Hour,
 				}
@@ -64,7 +64,7 @@ func TestWeComModesValid(t *testing.T) {
 				"suite_id: wwsuite1", "suite_id: dksuite1\n      provider_corp_id: wwprovider", 1),
 			want: func() App {
 				a := defaultApp()
-				a.WeCom = &wecom.Config{
+				a.Block = &wecom.Config{
 					BaseURL: "https://qyapi.weixin.qq.com", Mode: "custom", SuiteID: "dksuite1", ProviderCorpID: "wwprovider", SuiteSecret: testSuiteSecret,
 					CallbackToken: testCBToken, EncodingAESKey: testAESKey, DuplicateCheckInterval: 4 * time.Hour,
 				}
@@ -77,7 +77,8 @@ func TestWeComModesValid(t *testing.T) {
 			yml:  wecomApp[:len(wecomApp)-2] + `, callback_token: "${CB_TOKEN}", encoding_aes_key: "${AES_KEY}"}` + "\n",
 			want: func() App {
 				a := defaultApp()
-				a.WeCom.CallbackToken, a.WeCom.EncodingAESKey = testCBToken, testAESKey
+				w := a.Block.(*wecom.Config)
+				w.CallbackToken, w.EncodingAESKey = testCBToken, testAESKey
 				return a
 			},
 		},
@@ -211,9 +212,9 @@ func TestWeComRequiredKeysExist(t *testing.T) {
 	t.Parallel()
 	fields := yamlFields(reflect.TypeFor[wecom.Config]())
 	for _, mode := range wecom.Modes {
-		keys, ok := wecomRequiredKeys[mode]
-		if !ok {
-			t.Errorf("mode %s has no required keys", mode)
+		keys := (&wecom.Config{Mode: mode}).RequiredKeys()
+		if len(keys) < 2 {
+			t.Errorf("mode %s has required keys %v, want more than base_url", mode, keys)
 		}
 		for _, k := range keys {
 			if _, ok := fields[k]; !ok {

@@ -25,8 +25,10 @@ type ProviderEvent struct {
 	Type   string
 	At     time.Time
 	Tenant string
-	Detail string
-	Data   map[string]string
+	// MessageID is the dispatcher message the event concerns, when known.
+	MessageID string
+	Detail    string
+	Data      map[string]string
 }
 
 // SeenKey is the Redis key that marks dedupeKey as published for app.
@@ -101,6 +103,9 @@ func fields(ev *ProviderEvent) []any {
 	out := []any{"event_id", ev.ID, "app", ev.App, "type", ev.Type, "at", ev.At.UTC().Format(time.RFC3339Nano)}
 	if ev.Tenant != "" {
 		out = append(out, "tenant", ev.Tenant)
+	}
+	if ev.MessageID != "" {
+		out = append(out, "message_id", ev.MessageID)
 	}
 	if ev.Detail != "" {
 		out = append(out, "detail", ev.Detail)

@@ -18,10 +18,12 @@ import (
 // Update state lives beside the delivery record, never in it: the send task
 // rewrites the record as a whole JSON value, so a second writer would lose
 // changes. The producer writes the update hash (sequence, newest content,
-// history) with Lua; the update task writes per-recipient results and the
-// consumed-code marks; the send task only reads it.
+// history) with Lua; the update task writes per-recipient results; the send
+// task only reads it. Provider rules (single-use codes) live in the
+// provider, with its state in the app's key-value store (internal/kv).
+
 //
-//	msgd:{app}:upd:<id>      hash: seq, newest, h:<seq>, u:<user>, rc:<gen>:<part>
+//	msgd:{app}:upd:<id>      hash: seq, newest, h:<seq>, u:<user>
 //	msgd:{app}:updlock:<id>  the running update task's lease
 //	msgd:{app}:tomb:<id>     the cancellation tombstone (see cancel.go)
 
@@ -112,8 +114,6 @@ type UpdateData struct {
 	NewestSeq int64
 	History   map[int64]UpdateEntry
 	Users     map[string]RecipientState
-	// Consumed are the consumed response-code marks, by field ("rc:<gen>:<part>").
-	Consumed map[string]string
 }
 
 // putUpdateScript assigns the next sequence number and stores the content.
@@ -188,7 +188,7 @@ func (s *Store) UpdateData(ctx context.Context, app, id string) (*UpdateData, er
 	if err != nil {
 		return nil, fmt.Errorf("record: updates of %s: %w", id, err)
 	}
-	d := &UpdateData{History: map[int64]UpdateEntry{}, Users: map[string]RecipientState{}, Consumed: map[string]string{}}
+	d := &UpdateData{History: map[int64]UpdateEntry{}, Users: map[string]RecipientState{}}
 	for k, v := range m {
 		switch {
 		case k == "seq":
@@ -210,8 +210,6 @@ func (s *Store) UpdateData(ctx context.Context, app, id string) (*UpdateData, er
 			if json.Unmarshal([]byte(v), &r) == nil {
 				d.Users[k[2:]] = r
 			}
-		case strings.HasPrefix(k, "rc:"):
-			d.Consumed[k] = v
 		}
 	}
 	return d, nil
@@ -274,29 +272,6 @@ end
 redis.call('PEXPIRE', KEYS[1], ARGV[1])
 return 1
 `)
-
-// CodeField is the update-hash field that marks the send-response code of a
-// part consumed.
-func CodeField(generation, index int) string {
-	return "rc:" + strconv.Itoa(generation) + ":" + strconv.Itoa(index)
-}
-
-// MarkCodeConsumed marks a part's send-response code consumed (HSETNX) before
-// the update call that uses it. It reports false when the code was already
-// marked: an earlier attempt may have used it, so it must never be used again.
-func (s *Store) MarkCodeConsumed(ctx context.Context, app, id, field string, now time.Time) (bool, error) {
-	ok, err := s.rdb.HSetNX(ctx, UpdateKey(app, id), field, now.UTC().Format(time.RFC3339Nano)).Result()
-	if err != nil {
-		return false, fmt.Errorf("record: mark code of %s consumed: %w", id, err)
-	}
-	return ok, nil
-}
-
-// ReleaseCode drops a consumed mark, for a call the provider certainly refused
-// before applying it (the code is still unused).
-func (s *Store) ReleaseCode(ctx context.Context, app, id, field string) error {
-	return s.rdb.HDel(ctx, UpdateKey(app, id), field).Err()
-}
 
 // AcquireUpdateLock takes the lease of the message's update task.
 func (s *Store) AcquireUpdateLock(ctx context.Context, app, id, token string, lease time.Duration) (bool, error) {

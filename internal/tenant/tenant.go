@@ -35,6 +35,7 @@ import (
 
 	"github.com/msgdispatch/msgdispatch/internal/appstate"
 	"github.com/msgdispatch/msgdispatch/internal/record"
+	"github.com/msgdispatch/msgdispatch/providers"
 )
 
 // DefaultDisabledPause is how long disabling a tenant pauses it: in effect
@@ -61,18 +62,18 @@ const (
 
 // Tenant is one tenant of an app.
 type Tenant struct {
-	// CorpID is the authorising corp's id, as WeCom gives it to the app (for a
+	// ID is the authorising corp's id, as WeCom gives it to the app (for a
 	// third-party app an encrypted, case-sensitive id). Required.
-	CorpID string
-	// CorpName is the corp's name.
-	CorpName string
+	ID string
+	// Name is the corp's name.
+	Name string
 	// AgentID is the app's agentid in the corp. Required, > 0.
 	AgentID int64
-	// CorpUserMax is the corp's seat count (0 when unknown).
-	CorpUserMax int
-	// PermanentCode is the permanent code in clear, in memory only. Get fills
+	// Seats is the corp's seat count (0 when unknown).
+	Seats int
+	// Secret is the permanent code in clear, in memory only. Get fills
 	// it; List leaves it empty. Required by Add.
-	PermanentCode string
+	Secret string
 	// State is Active (the default of Add) or Disabled.
 	State State
 	// DisabledReason and DisabledAt say why and since when a tenant is disabled.
@@ -90,11 +91,11 @@ type Tenant struct {
 // String formats t without its permanent code.
 func (t Tenant) String() string {
 	code := `""`
-	if t.PermanentCode != "" {
+	if t.Secret != "" {
 		code = "REDACTED"
 	}
 	return fmt.Sprintf("{CorpID:%s CorpName:%s AgentID:%d CorpUserMax:%d PermanentCode:%s State:%s DisabledReason:%s}",
-		t.CorpID, t.CorpName, t.AgentID, t.CorpUserMax, code, t.State, t.DisabledReason)
+		t.ID, t.Name, t.AgentID, t.Seats, code, t.State, t.DisabledReason)
 }
 
 // GoString is String for fmt's %#v.
@@ -102,7 +103,7 @@ func (t Tenant) GoString() string { return "tenant.Tenant" + t.String() }
 
 // LogValue makes log/slog log t without its permanent code.
 func (t Tenant) LogValue() slog.Value {
-	return slog.GroupValue(slog.String("corp_id", t.CorpID), slog.Int64("agent_id", t.AgentID), slog.String("state", string(t.State)))
+	return slog.GroupValue(slog.String("corp_id", t.ID), slog.Int64("agent_id", t.AgentID), slog.String("state", string(t.State)))
 }
 
 // Options tune a Store. The zero value gives the defaults.
@@ -118,7 +119,7 @@ type Options struct {
 type Store struct {
 	rdb    redis.UniversalClient
 	app    string
-	cipher *Cipher
+	cipher *providers.Cipher
 	pauses *appstate.Store
 	events *record.Store
 	opts   Options
@@ -130,7 +131,7 @@ func New(rdb redis.UniversalClient, app string, key []byte, opts Options) (*Stor
 	if rdb == nil || app == "" {
 		return nil, errors.New("tenant: a Redis client and an app are required")
 	}
-	c, err := NewCipher(key)
+	c, err := providers.NewCipher(key)
 	if err != nil {
 		return nil, err
 	}
@@ -178,34 +179,34 @@ func (s *Store) aad(corpID string) []byte {
 // AuthorizedAt to now; an active tenant's pause is lifted. The permanent code
 // is sealed before it leaves the process.
 func (s *Store) Add(ctx context.Context, t Tenant) error {
-	if err := CheckCorpID(t.CorpID); err != nil {
+	if err := CheckCorpID(t.ID); err != nil {
 		return fmt.Errorf("tenant: add: %w", err)
 	}
 	switch {
 	case t.AgentID <= 0:
-		return fmt.Errorf("tenant: add %s: agent id must be greater than 0", t.CorpID)
-	case t.PermanentCode == "":
-		return fmt.Errorf("tenant: add %s: permanent code is required", t.CorpID)
-	case t.CorpUserMax < 0:
-		return fmt.Errorf("tenant: add %s: corp user max must not be negative", t.CorpID)
+		return fmt.Errorf("tenant: add %s: agent id must be greater than 0", t.ID)
+	case t.Secret == "":
+		return fmt.Errorf("tenant: add %s: permanent code is required", t.ID)
+	case t.Seats < 0:
+		return fmt.Errorf("tenant: add %s: corp user max must not be negative", t.ID)
 	}
 	if t.State == "" {
 		t.State = Active
 	}
 	if t.State != Active && t.State != Disabled {
-		return fmt.Errorf("tenant: add %s: unknown state %q", t.CorpID, t.State)
+		return fmt.Errorf("tenant: add %s: unknown state %q", t.ID, t.State)
 	}
 	now := s.opts.Now()
 	if t.AuthorizedAt.IsZero() {
 		t.AuthorizedAt = now
 	}
-	sealed, err := s.cipher.Seal([]byte(t.PermanentCode), s.aad(t.CorpID))
+	sealed, err := s.cipher.Seal([]byte(t.Secret), s.aad(t.ID))
 	if err != nil {
-		return fmt.Errorf("tenant: add %s: %w", t.CorpID, err)
+		return fmt.Errorf("tenant: add %s: %w", t.ID, err)
 	}
-	key := Key(s.app, t.CorpID)
+	key := Key(s.app, t.ID)
 	fields := []any{
-		"corp_id", t.CorpID, "corp_name", t.CorpName, "agent_id", t.AgentID, "corp_user_max", t.CorpUserMax,
+		"corp_id", t.ID, "corp_name", t.Name, "agent_id", t.AgentID, "corp_user_max", t.Seats,
 		"code", sealed, "state", string(t.State), "authorized_at", ms(t.AuthorizedAt),
 		"updated_at", ms(now), "code_updated_at", ms(now),
 	}
@@ -224,23 +225,23 @@ func (s *Store) Add(ctx context.Context, t Tenant) error {
 		}
 		p.HSet(ctx, key, fields...)
 		p.HSetNX(ctx, key, "created_at", ms(now))
-		p.SAdd(ctx, IndexKey(s.app), t.CorpID)
+		p.SAdd(ctx, IndexKey(s.app), t.ID)
 		return nil
 	})
 	if err != nil {
-		return fmt.Errorf("tenant: add %s: %w", t.CorpID, err)
+		return fmt.Errorf("tenant: add %s: %w", t.ID, err)
 	}
 	if t.State == Active {
-		if err := s.pauses.Resume(ctx, s.app, t.CorpID); err != nil {
-			return fmt.Errorf("tenant: add %s: %w", t.CorpID, err)
+		if err := s.pauses.Resume(ctx, s.app, t.ID); err != nil {
+			return fmt.Errorf("tenant: add %s: %w", t.ID, err)
 		}
 	}
 	typ := "tenant.added"
 	if existed.Val() == 1 {
 		typ = "tenant.updated"
 	}
-	return s.publish(ctx, typ, t.CorpID, now, fmt.Sprintf("agent %d, %s", t.AgentID, t.State), map[string]string{
-		"agent_id": strconv.FormatInt(t.AgentID, 10), "corp_user_max": strconv.Itoa(t.CorpUserMax), "corp_name": t.CorpName,
+	return s.publish(ctx, typ, t.ID, now, fmt.Sprintf("agent %d, %s", t.AgentID, t.State), map[string]string{
+		"agent_id": strconv.FormatInt(t.AgentID, 10), "corp_user_max": strconv.Itoa(t.Seats), "corp_name": t.Name,
 	})
 }
 
@@ -256,14 +257,14 @@ func (s *Store) Get(ctx context.Context, corpID string) (*Tenant, error) {
 		return nil, fmt.Errorf("tenant: get %.64q of app %s: %w", corpID, s.app, ErrNotFound)
 	}
 	t := decode(m)
-	if t.CorpID != corpID {
-		return nil, fmt.Errorf("tenant: get %s: stored record names corp %q", corpID, t.CorpID)
+	if t.ID != corpID {
+		return nil, fmt.Errorf("tenant: get %s: stored record names corp %q", corpID, t.ID)
 	}
 	code, err := s.cipher.Open(m["code"], s.aad(corpID))
 	if err != nil {
 		return nil, fmt.Errorf("tenant: get %s: permanent code: %w", corpID, err)
 	}
-	t.PermanentCode = string(code)
+	t.Secret = string(code)
 	return t, nil
 }
 
@@ -415,10 +416,10 @@ func (s *Store) publish(ctx context.Context, typ, corpID string, at time.Time, d
 func decode(m map[string]string) *Tenant {
 	i64 := func(k string) int64 { n, _ := strconv.ParseInt(m[k], 10, 64); return n }
 	t := &Tenant{
-		CorpID:         m["corp_id"],
-		CorpName:       m["corp_name"],
+		ID:             m["corp_id"],
+		Name:           m["corp_name"],
 		AgentID:        i64("agent_id"),
-		CorpUserMax:    int(i64("corp_user_max")),
+		Seats:          int(i64("corp_user_max")),
 		State:          State(m["state"]),
 		DisabledReason: m["disabled_reason"],
 		DisabledAt:     fromMS(i64("disabled_at")),

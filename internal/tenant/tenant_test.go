@@ -16,7 +16,7 @@ import (
 	"github.com/msgdispatch/msgdispatch/internal/record"
 	"github.com/msgdispatch/msgdispatch/internal/redistest"
 	"github.com/msgdispatch/msgdispatch/internal/tenant"
-	"github.com/msgdispatch/msgdispatch/providers/wecom"
+	"github.com/msgdispatch/msgdispatch/providers"
 )
 
 const (
@@ -77,7 +77,7 @@ func (b *testBundle) add(t *testing.T, tn tenant.Tenant) {
 }
 
 func active() tenant.Tenant {
-	return tenant.Tenant{CorpID: corp, CorpName: "Corp Co", AgentID: 1000017, CorpUserMax: 500, PermanentCode: permCode}
+	return tenant.Tenant{ID: corp, Name: "Corp Co", AgentID: 1000017, Seats: 500, Secret: permCode}
 }
 
 // eventTypes lists the types of the app's events stream.
@@ -124,7 +124,7 @@ func TestPermanentCodeEncryptedAtRest(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got.PermanentCode != permCode || got.AgentID != 1000017 || got.CorpUserMax != 500 || got.CorpName != "Corp Co" || got.State != tenant.Active {
+	if got.Secret != permCode || got.AgentID != 1000017 || got.Seats != 500 || got.Name != "Corp Co" || got.State != tenant.Active {
 		t.Errorf("Get = %+v", got)
 	}
 	if strings.Contains(fmt.Sprintf("%v %+v %#v %s", got, got, got, got), permCode) {
@@ -143,12 +143,12 @@ func TestSealedCodeIsBoundToKeyAndTenant(t *testing.T) {
 		t.Fatal(err)
 	}
 	_, err = other.Get(b.ctx, corp)
-	if !errors.Is(err, tenant.ErrWrongKey) {
+	if !errors.Is(err, providers.ErrWrongKey) {
 		t.Errorf("Get with another key = %v, want ErrWrongKey", err)
 	}
 	// Move the sealed code into another tenant's record.
 	second := active()
-	second.CorpID = "wpOtherCorp"
+	second.ID = "wpOtherCorp"
 	b.add(t, second)
 	sealed, _ := b.rdb.HGet(b.ctx, tenant.Key(app, corp), "code").Result()
 	b.rdb.HSet(b.ctx, tenant.Key(app, "wpOtherCorp"), "code", sealed)
@@ -169,10 +169,10 @@ func TestAddValidates(t *testing.T) {
 		change func(*tenant.Tenant)
 		want   string
 	}{
-		{desc: "no corp", change: func(tn *tenant.Tenant) { tn.CorpID = "" }, want: "corp id must be 1 to 128 characters"},
-		{desc: "corp with a brace", change: func(tn *tenant.Tenant) { tn.CorpID = "wp{x}" }, want: "only letters, digits"},
+		{desc: "no corp", change: func(tn *tenant.Tenant) { tn.ID = "" }, want: "corp id must be 1 to 128 characters"},
+		{desc: "corp with a brace", change: func(tn *tenant.Tenant) { tn.ID = "wp{x}" }, want: "only letters, digits"},
 		{desc: "no agent", change: func(tn *tenant.Tenant) { tn.AgentID = 0 }, want: "agent id must be greater than 0"},
-		{desc: "no code", change: func(tn *tenant.Tenant) { tn.PermanentCode = "" }, want: "permanent code is required"},
+		{desc: "no code", change: func(tn *tenant.Tenant) { tn.Secret = "" }, want: "permanent code is required"},
 		{desc: "bad state", change: func(tn *tenant.Tenant) { tn.State = "gone" }, want: `unknown state "gone"`},
 	}
 	for _, tt := range tests {
@@ -259,14 +259,14 @@ func TestRekeyListRemove(t *testing.T) {
 	b := setup(t)
 	b.add(t, active())
 	second := active()
-	second.CorpID, second.AgentID = "wpAnother", 7
+	second.ID, second.AgentID = "wpAnother", 7
 	b.add(t, second)
 
 	if err := b.store.Rekey(b.ctx, corp, "new-c0de"); err != nil {
 		t.Fatal(err)
 	}
 	got, _ := b.store.Get(b.ctx, corp)
-	if got.PermanentCode != "new-c0de" || got.AgentID != 1000017 || got.State != tenant.Active {
+	if got.Secret != "new-c0de" || got.AgentID != 1000017 || got.State != tenant.Active {
 		t.Errorf("after Rekey: %+v", got)
 	}
 	if err := b.store.Rekey(b.ctx, "wpNobody", "x"); !errors.Is(err, tenant.ErrNotFound) {
@@ -277,12 +277,12 @@ func TestRekeyListRemove(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(list) != 2 || list[0].CorpID != "wpAnother" || list[1].CorpID != corp {
+	if len(list) != 2 || list[0].ID != "wpAnother" || list[1].ID != corp {
 		t.Fatalf("List = %+v", list)
 	}
 	for _, tn := range list {
-		if tn.PermanentCode != "" {
-			t.Errorf("List decrypted the code of %s", tn.CorpID)
+		if tn.Secret != "" {
+			t.Errorf("List decrypted the code of %s", tn.ID)
 		}
 	}
 
@@ -313,20 +313,20 @@ func TestRekeyListRemove(t *testing.T) {
 	}
 }
 
-// The wecom.TenantStore view maps the store's errors to the provider's.
+// The providers.TenantStore view maps the store's errors to the provider's.
 func TestWeComView(t *testing.T) {
 	t.Parallel()
 	b := setup(t)
-	w := b.store.WeCom()
-	if _, err := w.Tenant(b.ctx, corp); !errors.Is(err, wecom.ErrUnknownTenant) {
+	w := b.store.Neutral()
+	if _, err := w.Tenant(b.ctx, corp); !errors.Is(err, providers.ErrNotFound) {
 		t.Errorf("Tenant of an unknown corp = %v, want ErrUnknownTenant", err)
 	}
 	at := time.Unix(1767225600, 0)
-	if err := w.PutTenant(b.ctx, &wecom.Tenant{CorpID: corp, AgentID: 5, CorpUserMax: 10, PermanentCode: permCode, AuthorizedAt: at}); err != nil {
+	if err := w.PutTenant(b.ctx, &providers.Tenant{ID: corp, AgentID: 5, Seats: 10, Secret: permCode, AuthorizedAt: at}); err != nil {
 		t.Fatal(err)
 	}
 	got, err := w.Tenant(b.ctx, corp)
-	if err != nil || got.PermanentCode != permCode || got.AgentID != 5 || got.Disabled || !got.AuthorizedAt.Equal(at) {
+	if err != nil || got.Secret != permCode || got.AgentID != 5 || got.Disabled || !got.AuthorizedAt.Equal(at) {
 		t.Fatalf("Tenant = %+v, %v", got, err)
 	}
 	if err := w.DisableTenant(b.ctx, "wpNobody", "x", at); err != nil {
@@ -338,7 +338,7 @@ func TestWeComView(t *testing.T) {
 	if got, _ := w.Tenant(b.ctx, corp); !got.Disabled || got.DisabledReason != "cancelled" {
 		t.Errorf("after DisableTenant: %+v", got)
 	}
-	if err := w.RekeyTenant(b.ctx, "wpNobody", "x"); !errors.Is(err, wecom.ErrUnknownTenant) {
+	if err := w.RekeyTenant(b.ctx, "wpNobody", "x"); !errors.Is(err, providers.ErrNotFound) {
 		t.Errorf("RekeyTenant of an unknown corp = %v", err)
 	}
 }
@@ -361,7 +361,7 @@ func TestParseKey(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.desc, func(t *testing.T) {
 			t.Parallel()
-			got, err := tenant.ParseKey(tt.in)
+			got, err := providers.ParseKey(tt.in)
 			if tt.wantErr != "" {
 				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
 					t.Errorf("ParseKey = %v, want %q", err, tt.wantErr)

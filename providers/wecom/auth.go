@@ -162,7 +162,7 @@ func (c *Client) installWith(ctx context.Context, job AuthJob, code, corpID stri
 	if at.IsZero() {
 		at = c.now()
 	}
-	t := &Tenant{CorpID: corpID, PermanentCode: code, AuthorizedAt: at}
+	t := &Tenant{ID: corpID, Secret: code, AuthorizedAt: at}
 	if err := c.fillAuthInfo(ctx, t); err != nil {
 		return err
 	}
@@ -171,7 +171,7 @@ func (c *Client) installWith(ctx context.Context, job AuthJob, code, corpID stri
 
 func (c *Client) putTenant(ctx context.Context, t *Tenant) error {
 	if err := c.tenants.PutTenant(ctx, t); err != nil {
-		return &providers.Error{Provider: ProviderName, Op: opProcessAuth, Class: providers.ClassRetryable, Message: "storing tenant " + t.CorpID, Err: c.redact(err, t.PermanentCode)}
+		return &providers.Error{Provider: ProviderName, Op: opProcessAuth, Class: providers.ClassRetryable, Message: "storing tenant " + t.ID, Err: c.redact(err, t.Secret)}
 	}
 	return nil
 }
@@ -202,22 +202,22 @@ func (c *Client) permanentCode(ctx context.Context, authCode string) (code, corp
 // PermanentCode set): it fills AgentID (the first agent of auth_info),
 // CorpUserMax and, when given, CorpName.
 func (c *Client) fillAuthInfo(ctx context.Context, t *Tenant) error {
-	body, err := encodeJSON(map[string]string{"auth_corpid": t.CorpID, "permanent_code": t.PermanentCode})
+	body, err := encodeJSON(map[string]string{"auth_corpid": t.ID, "permanent_code": t.Secret})
 	if err != nil {
 		return &providers.Error{Provider: ProviderName, Op: opAuthInfo, Class: providers.ClassPermanent, Message: "encoding the request", Err: err}
 	}
-	data, err := c.suiteCall(ctx, t.CorpID, opAuthInfo, pathAuthInfo, body, false, false, t.PermanentCode)
+	data, err := c.suiteCall(ctx, t.ID, opAuthInfo, pathAuthInfo, body, false, false, t.Secret)
 	if err != nil {
 		return err
 	}
 	var r authInfoResponse
 	if err := json.Unmarshal(data, &r); err != nil || len(r.AuthInfo.Agent) == 0 || r.AuthInfo.Agent[0].AgentID <= 0 {
-		return &providers.Error{Provider: ProviderName, Op: opAuthInfo, Class: providers.ClassRetryable, Tenant: t.CorpID, Message: "no auth_info.agent[0].agentid in response"}
+		return &providers.Error{Provider: ProviderName, Op: opAuthInfo, Class: providers.ClassRetryable, Tenant: t.ID, Message: "no auth_info.agent[0].agentid in response"}
 	}
 	t.AgentID = r.AuthInfo.Agent[0].AgentID
-	t.CorpUserMax = r.AuthCorpInfo.CorpUserMax
+	t.Seats = r.AuthCorpInfo.CorpUserMax
 	if r.AuthCorpInfo.CorpName != "" {
-		t.CorpName = r.AuthCorpInfo.CorpName
+		t.Name = r.AuthCorpInfo.CorpName
 	}
 	return nil
 }

@@ -36,40 +36,40 @@ func TestProcessAuth(t *testing.T) {
 		{
 			desc:       "create_auth installs the tenant",
 			job:        AuthJob{InfoType: InfoCreateAuth, AuthCode: testAuthCode, At: at},
-			wantTenant: &Tenant{CorpID: newTenant, CorpName: "New Co Ltd", AgentID: 1000042, CorpUserMax: 800, PermanentCode: newPermCode, AuthorizedAt: at},
+			wantTenant: &Tenant{ID: newTenant, Name: "New Co Ltd", AgentID: 1000042, Seats: 800, Secret: newPermCode, AuthorizedAt: at},
 			wantCalls:  map[string]int{pathPermanentCode: 1, pathAuthInfo: 1},
 		},
 		{
 			desc: "create_auth re-installs a disabled tenant",
 			job:  AuthJob{InfoType: InfoCreateAuth, AuthCode: testAuthCode, At: at},
 			prepare: func(b *multiBundle) {
-				b.tenants.tenants[newTenant] = Tenant{CorpID: newTenant, AgentID: 1, PermanentCode: "old", Disabled: true, DisabledReason: "cancelled"}
+				b.tenants.tenants[newTenant] = Tenant{ID: newTenant, AgentID: 1, Secret: "old", Disabled: true, DisabledReason: "cancelled"}
 			},
-			wantTenant: &Tenant{CorpID: newTenant, CorpName: "New Co Ltd", AgentID: 1000042, CorpUserMax: 800, PermanentCode: newPermCode, AuthorizedAt: at},
+			wantTenant: &Tenant{ID: newTenant, Name: "New Co Ltd", AgentID: 1000042, Seats: 800, Secret: newPermCode, AuthorizedAt: at},
 			wantCalls:  map[string]int{pathPermanentCode: 1, pathAuthInfo: 1},
 		},
 		{
 			desc: "reset_permanent_code replaces the code and keeps the rest",
 			job:  AuthJob{InfoType: InfoResetPermanentCode, AuthCode: testAuthCode, At: at},
 			prepare: func(b *multiBundle) {
-				b.tenants.tenants[newTenant] = Tenant{CorpID: newTenant, CorpName: "Kept", AgentID: 5, CorpUserMax: 9, PermanentCode: "old"}
+				b.tenants.tenants[newTenant] = Tenant{ID: newTenant, Name: "Kept", AgentID: 5, Seats: 9, Secret: "old"}
 			},
-			wantTenant: &Tenant{CorpID: newTenant, CorpName: "Kept", AgentID: 5, CorpUserMax: 9, PermanentCode: newPermCode},
+			wantTenant: &Tenant{ID: newTenant, Name: "Kept", AgentID: 5, Seats: 9, Secret: newPermCode},
 			wantCalls:  map[string]int{pathPermanentCode: 1, pathAuthInfo: 0},
 		},
 		{
 			desc:       "reset_permanent_code of an unknown tenant installs it",
 			job:        AuthJob{InfoType: InfoResetPermanentCode, AuthCode: testAuthCode, At: at},
-			wantTenant: &Tenant{CorpID: newTenant, CorpName: "New Co Ltd", AgentID: 1000042, CorpUserMax: 800, PermanentCode: newPermCode, AuthorizedAt: at},
+			wantTenant: &Tenant{ID: newTenant, Name: "New Co Ltd", AgentID: 1000042, Seats: 800, Secret: newPermCode, AuthorizedAt: at},
 			wantCalls:  map[string]int{pathPermanentCode: 1, pathAuthInfo: 1},
 		},
 		{
 			desc: "change_auth re-reads the auth info and keeps the state",
 			job:  AuthJob{InfoType: InfoChangeAuth, AuthCorpID: newTenant, At: at},
 			prepare: func(b *multiBundle) {
-				b.tenants.tenants[newTenant] = Tenant{CorpID: newTenant, AgentID: 5, PermanentCode: newPermCode, Disabled: true, DisabledReason: "r"}
+				b.tenants.tenants[newTenant] = Tenant{ID: newTenant, AgentID: 5, Secret: newPermCode, Disabled: true, DisabledReason: "r"}
 			},
-			wantTenant: &Tenant{CorpID: newTenant, CorpName: "New Co Ltd", AgentID: 1000042, CorpUserMax: 800, PermanentCode: newPermCode, Disabled: true, DisabledReason: "r"},
+			wantTenant: &Tenant{ID: newTenant, Name: "New Co Ltd", AgentID: 1000042, Seats: 800, Secret: newPermCode, Disabled: true, DisabledReason: "r"},
 			wantCalls:  map[string]int{pathPermanentCode: 0, pathAuthInfo: 1},
 		},
 		{
@@ -91,7 +91,7 @@ func TestProcessAuth(t *testing.T) {
 			prepare: func(b *multiBundle) {
 				b.handle(pathPermanentCode, firstThen(errcodeAnswer(42009), okAnswer(fmt.Sprintf(`{"permanent_code":%q,"auth_corp_info":{"corpid":%q}}`, newPermCode, newTenant))))
 			},
-			wantTenant: &Tenant{CorpID: newTenant, CorpName: "New Co Ltd", AgentID: 1000042, CorpUserMax: 800, PermanentCode: newPermCode, AuthorizedAt: at},
+			wantTenant: &Tenant{ID: newTenant, Name: "New Co Ltd", AgentID: 1000042, Seats: 800, Secret: newPermCode, AuthorizedAt: at},
 			wantCalls:  map[string]int{pathPermanentCode: 2, pathAuthInfo: 1, pathSuiteToken: 2},
 		},
 		{
@@ -137,11 +137,11 @@ func TestProcessAuth(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			got, ok := b.tenants.get(tt.wantTenant.CorpID)
+			got, ok := b.tenants.get(tt.wantTenant.ID)
 			if !ok || got != *tt.wantTenant {
 				t.Errorf("tenant %+v (%v), want %+v", got, ok, *tt.wantTenant)
 			}
-			if got.PermanentCode != tt.wantTenant.PermanentCode {
+			if got.Secret != tt.wantTenant.Secret {
 				t.Errorf("permanent code not stored")
 			}
 		})

@@ -1,7 +1,6 @@
 package wecom
 
 import (
-	"context"
 	"net/http"
 	"strconv"
 	"strings"
@@ -46,6 +45,10 @@ type Client struct {
 	// tenants and tickets serve multi-tenant modes (see WithTenants, WithTickets).
 	tenants TenantStore
 	tickets TicketStore
+	// state keeps single-use response codes (see WithState).
+	state providers.KV
+	// sealer opens the auth codes of authorisation tasks (WithTenantKey).
+	sealer *providers.Cipher
 	// now is the clock used to read HTTP-date Retry-After headers.
 	now func() time.Time
 }
@@ -63,6 +66,15 @@ func WithTenants(ts TenantStore) Option { return func(c *Client) { c.tenants = t
 // suite_tickets WeCom pushes to the instruction callback; the suite token is
 // fetched with the latest of them (the previous one as a fallback).
 func WithTickets(ts TicketStore) Option { return func(c *Client) { c.tickets = ts } }
+
+// WithState gives the client the app's shared state, where the single-use
+// response codes of card clicks are kept and a send's code is marked used.
+// Without it Update fails.
+func WithState(kv providers.KV) Option { return func(c *Client) { c.state = kv } }
+
+// WithTenantKey gives a multi-tenant client the app's tenant key, which
+// opens the auth codes sealed into its authorisation tasks.
+func WithTenantKey(c *providers.Cipher) Option { return func(cl *Client) { cl.sealer = c } }
 
 var _ providers.Provider = (*Client)(nil)
 
@@ -124,23 +136,7 @@ func (c *Client) Name() string { return ProviderName }
 // multi-tenant app's requests name their tenant); no reply, parts of at most [MaxUsersPerPart] users and
 // [MaxGroupsPerPart] departments and tags, and a dedupe window equal to the
 // duplicate check interval every body carries.
-func (c *Client) Capabilities() providers.Capabilities {
-	return providers.Capabilities{
-		Update:           true,
-		Recall:           true,
-		Reply:            false,
-		MaxUsersPerPart:  MaxUsersPerPart,
-		MaxGroupsPerPart: MaxGroupsPerPart,
-		DedupeWindow:     c.cfg.DuplicateCheckInterval,
-		RecallWindow:     RecallWindow,
-	}
-}
-
-// Reply is not supported (WeCom app messages have no reply): it returns a
-// [providers.ClassPermanent] *Error for op "reply".
-func (c *Client) Reply(ctx context.Context, req *providers.ReplyRequest) (*providers.Result, error) {
-	return nil, &providers.Error{Provider: ProviderName, Op: opReply, Class: providers.ClassPermanent, Message: "not supported yet"}
-}
+func (c *Client) Capabilities() providers.Capabilities { return c.cfg.Capabilities() }
 
 // Operation names carried in providers.Error.Op.
 const (

@@ -50,7 +50,7 @@ func TestNameAndCapabilities(t *testing.T) {
 		t.Errorf("Name() = %q", b.client.Name())
 	}
 	want := providers.Capabilities{
-		Update: true, Recall: true, MaxUsersPerPart: 1000, MaxGroupsPerPart: 100,
+		Update: true, Recall: true, UpdatableKinds: []providers.Kind{providers.KindCard}, UpdateOnlyKinds: []providers.Kind{KindButton}, MaxUsersPerPart: 1000, MaxGroupsPerPart: 100,
 		DedupeWindow: 30 * time.Minute, RecallWindow: 24 * time.Hour,
 	}
 	if got := b.client.Capabilities(); !reflect.DeepEqual(got, want) {
@@ -58,26 +58,13 @@ func TestNameAndCapabilities(t *testing.T) {
 	}
 }
 
-func TestUpdateWithoutCodeAndReplyNotSupported(t *testing.T) {
+func TestUpdateCardWithoutCode(t *testing.T) {
 	t.Parallel()
 	b := setup(t)
-	_, uerr := b.client.Update(context.Background(), &providers.UpdateRequest{ProviderMessageID: "m"})
+	_, uerr := b.client.UpdateCard(context.Background(), &CardUpdate{Kind: KindButton, Text: "x"})
 	var ve *providers.ValidationError
 	if !errors.As(uerr, &ve) || ve.Field != "response_code" {
 		t.Errorf("update without a response_code: %v, want a validation error on response_code", uerr)
-	}
-	_, rerr := b.client.Reply(context.Background(), &providers.ReplyRequest{ChatID: "c"})
-	for _, tt := range []struct {
-		desc string
-		err  error
-		op   string
-	}{
-		{desc: "reply", err: rerr, op: "reply"},
-	} {
-		pe := providerError(t, tt.err)
-		if pe.Class != providers.ClassPermanent || pe.Op != tt.op || pe.Message != "not supported yet" {
-			t.Errorf("%s: %+v", tt.desc, pe)
-		}
 	}
 	if n := len(b.got(pathSend)) + len(b.got(pathGettoken)); n != 0 {
 		t.Errorf("%d requests, want none", n)

@@ -155,7 +155,7 @@ func needsRefresh(code int) bool { return ruleFor(code).refresh }
 // a business call (any call but gettoken).
 func codeError(op string, code int, errmsg string) *providers.Error {
 	r := ruleFor(code)
-	return &providers.Error{
+	e := &providers.Error{
 		Provider:   ProviderName,
 		Op:         op,
 		Class:      r.class,
@@ -163,7 +163,14 @@ func codeError(op string, code int, errmsg string) *providers.Error {
 		Message:    errmsg,
 		RetryAfter: r.retryAfter,
 	}
+	if code == codeRecallExpired {
+		e.Reason = providers.ErrRecallExpired
+	}
+	return e
 }
+
+// codeRecallExpired is message/recall's "msgid expired" (older than 24 h).
+const codeRecallExpired = 42052
 
 // gettokenClass is the class of an errcode returned by gettoken. A token fetch
 // never says anything about the message being sent, so only transient and

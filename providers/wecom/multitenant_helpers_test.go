@@ -43,7 +43,7 @@ type fakeTenants struct {
 func newFakeTenants(ts ...Tenant) *fakeTenants {
 	f := &fakeTenants{tenants: map[string]Tenant{}}
 	for _, t := range ts {
-		f.tenants[t.CorpID] = t
+		f.tenants[t.ID] = t
 	}
 	return f
 }
@@ -64,7 +64,7 @@ func (f *fakeTenants) Tenant(ctx context.Context, corpID string) (*Tenant, error
 func (f *fakeTenants) PutTenant(ctx context.Context, t *Tenant) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	f.tenants[t.CorpID] = *t
+	f.tenants[t.ID] = *t
 	f.puts = append(f.puts, *t)
 	return nil
 }
@@ -87,7 +87,7 @@ func (f *fakeTenants) RekeyTenant(ctx context.Context, corpID, code string) erro
 	if !ok {
 		return fmt.Errorf("tenant %s: %w", corpID, ErrUnknownTenant)
 	}
-	t.PermanentCode = code
+	t.Secret = code
 	f.tenants[corpID] = t
 	f.rekeys = append(f.rekeys, corpID)
 	return nil
@@ -132,7 +132,7 @@ type multiBundle struct {
 }
 
 func activeTenant() Tenant {
-	return Tenant{CorpID: testTenant, CorpName: "Tenant Co", AgentID: testTenantAgent, CorpUserMax: 500, PermanentCode: testPermCode}
+	return Tenant{ID: testTenant, Name: "Tenant Co", AgentID: testTenantAgent, Seats: 500, Secret: testPermCode}
 }
 
 func setupMulti(t *testing.T, mode string) *multiBundle {

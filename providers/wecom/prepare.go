@@ -77,7 +77,7 @@ func (c *Client) Prepare(ctx context.Context, msg *providers.Message, opts provi
 		if len(body) > MaxBodyBytes {
 			return nil, providers.Invalid("body", "part %d renders to %d bytes: WeCom takes at most %d", i, len(body), MaxBodyBytes)
 		}
-		parts = append(parts, providers.Part{Index: i, Tenant: msg.Tenant, To: to, Body: body})
+		parts = append(parts, providers.Part{Index: i, Tenant: msg.Tenant, To: to, Body: body, Ref: CardTaskID(body)})
 	}
 	return parts, nil
 }

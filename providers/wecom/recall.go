@@ -2,6 +2,8 @@ package wecom
 
 import (
 	"context"
+	"fmt"
+	"time"
 
 	"github.com/msgdispatch/msgdispatch/providers"
 )
@@ -18,10 +20,16 @@ type recallRequest struct {
 // Tenant is a *providers.ValidationError on "tenant", as is an empty
 // ProviderMessageID on "provider_message_id". 42052 (msgid expired) and other
 // errcodes are classified by errcodeTable (42052 is permanent); tenant-dead
-// errcodes carry providers.Error.Tenant like Send's.
+// errcodes carry providers.Error.Tenant like Send's. A message whose
+// req.SentAt is older than RecallWindow is refused locally with the same
+// 42052, without a request; both wrap providers.ErrRecallExpired.
 func (c *Client) Recall(ctx context.Context, req *providers.RecallRequest) error {
 	if req == nil || req.ProviderMessageID == "" {
 		return providers.Invalid("provider_message_id", "required: the msgid of the message to recall")
+	}
+	if age := c.now().Sub(req.SentAt); !req.SentAt.IsZero() && age > RecallWindow {
+		e := codeError(opRecall, codeRecallExpired, fmt.Sprintf("sent %s ago: WeCom recalls only messages sent within %s (checked before calling)", age.Round(time.Second), RecallWindow))
+		return c.scope(req.Tenant, e)
 	}
 	tenant := ""
 	if c.cfg.MultiTenant() {

@@ -92,7 +92,7 @@ func decodeSendResponse(data []byte) sendResponse {
 func sendResult(r sendResponse, to providers.Recipients) *providers.Result {
 	return &providers.Result{
 		ProviderMessageID: r.MsgID,
-		ResponseCode:      r.ResponseCode,
+		State:             codeState(r.ResponseCode),
 		Invalid: providers.Recipients{
 			Users: originalCase(r.InvalidUser, to.Users),
 			Depts: []string(r.InvalidParty),

@@ -3,6 +3,7 @@ package wecom
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"io"
 	"net/http"
 	"reflect"
@@ -64,14 +65,14 @@ func TestSendDecodesResponseFixtures(t *testing.T) {
 			desc:    "accepted, empty lists as empty strings",
 			fixture: "send_response_ok.json",
 			users:   []string{"userid1"},
-			want:    &providers.Result{ProviderMessageID: "xxxx", ResponseCode: "xyzxyz"},
+			want:    &providers.Result{ProviderMessageID: "xxxx", State: json.RawMessage(`{"response_code":"xyzxyz"}`)},
 		},
 		{
 			desc:    "partial failure, lists as strings",
 			fixture: "send_response_partial_string.json",
 			users:   []string{"UserID1", "userid2", "userid3", "ok"},
 			want: &providers.Result{
-				ProviderMessageID: "xxxx", ResponseCode: "xyzxyz",
+				ProviderMessageID: "xxxx", State: json.RawMessage(`{"response_code":"xyzxyz"}`),
 				Invalid:    providers.Recipients{Users: []string{"UserID1", "userid2"}, Depts: []string{"partyid1", "partyid2"}, Tags: []string{"tagid1", "tagid2"}},
 				Unlicensed: []string{"userid3"},
 			},
@@ -81,7 +82,7 @@ func TestSendDecodesResponseFixtures(t *testing.T) {
 			fixture: "send_response_partial_array.json",
 			users:   []string{"userid1", "userid2", "ok"},
 			want: &providers.Result{
-				ProviderMessageID: "xxxx", ResponseCode: "xyzxyz",
+				ProviderMessageID: "xxxx", State: json.RawMessage(`{"response_code":"xyzxyz"}`),
 				Invalid: providers.Recipients{Users: []string{"userid1", "userid2"}, Depts: []string{"2", "3"}, Tags: []string{"44"}},
 			},
 		},

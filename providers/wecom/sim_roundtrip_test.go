@@ -160,14 +160,14 @@ func TestTemplateCardsThroughSim(t *testing.T) {
 				t.Fatalf("%d parts", len(parts))
 			}
 			res := results[0]
-			if res.ProviderMessageID == "" || (res.ResponseCode != "") != tt.wantResponseCode {
+			if res.ProviderMessageID == "" || (wecom.ResponseCodeOf(res) != "") != tt.wantResponseCode {
 				t.Fatalf("result %+v, want a msgid and a response_code: %v", res, tt.wantResponseCode)
 			}
 			m, ok := b.sim.Message(res.ProviderMessageID)
 			if !ok {
 				t.Fatalf("the simulator has no message %s", res.ProviderMessageID)
 			}
-			if m.MsgType != "template_card" || m.TaskID != tt.wantTaskID || m.ResponseCode != res.ResponseCode || string(m.Body) != string(parts[0].Body) {
+			if m.MsgType != "template_card" || m.TaskID != tt.wantTaskID || m.ResponseCode != wecom.ResponseCodeOf(res) || string(m.Body) != string(parts[0].Body) {
 				t.Errorf("simulator shows %+v", m)
 			}
 			if m.Content != "欢迎使用企业微信" {
@@ -212,7 +212,7 @@ func TestMultiPartCardThroughSim(t *testing.T) {
 				if m.TaskID != tt.wantTaskIDs[i] {
 					t.Errorf("part %d task_id %q, want %q", i, m.TaskID, tt.wantTaskIDs[i])
 				}
-				if res.ResponseCode == "" {
+				if wecom.ResponseCodeOf(res) == "" {
 					t.Errorf("part %d has no response_code", i)
 				}
 			}

@@ -158,11 +158,11 @@ func (c *Client) fetchCorpToken(ctx context.Context, corpID string) (string, tim
 	if err != nil {
 		return "", 0, err
 	}
-	body, err := encodeJSON(map[string]string{"auth_corpid": corpID, "permanent_code": t.PermanentCode})
+	body, err := encodeJSON(map[string]string{"auth_corpid": corpID, "permanent_code": t.Secret})
 	if err != nil {
 		return "", 0, &providers.Error{Provider: ProviderName, Op: opCorpToken, Class: providers.ClassPermanent, Message: "encoding the request", Err: err}
 	}
-	data, err := c.suiteCall(ctx, corpID, opCorpToken, pathCorpToken, body, false, true, t.PermanentCode)
+	data, err := c.suiteCall(ctx, corpID, opCorpToken, pathCorpToken, body, false, true, t.Secret)
 	if err != nil {
 		return "", 0, err
 	}
@@ -183,7 +183,7 @@ func (c *Client) fetchCustomToken(ctx context.Context, corpID string) (string, t
 	if err != nil {
 		return "", 0, err
 	}
-	tok, ttl, err := c.gettoken(ctx, corpID, t.PermanentCode)
+	tok, ttl, err := c.gettoken(ctx, corpID, t.Secret)
 	return tok, ttl, c.scope(corpID, err)
 }
 
@@ -201,7 +201,7 @@ func (c *Client) tenantForToken(ctx context.Context, op, corpID string) (*Tenant
 	if t.Disabled {
 		return nil, disabledError(op, t)
 	}
-	if t.PermanentCode == "" {
+	if t.Secret == "" {
 		return nil, &providers.Error{Provider: ProviderName, Op: op, Class: providers.ClassAppDisabled, Tenant: corpID,
 			Message: "tenant " + corpID + " has no permanent code"}
 	}

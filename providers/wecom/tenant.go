@@ -4,93 +4,25 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"log/slog"
 	"time"
 
 	"github.com/msgdispatch/msgdispatch/providers"
 )
 
 // Tenant is one company (authorising corp, 授权方企业) that installed a
-// third-party or custom app: the ids a message to it needs and the permanent
-// code its tokens come from.
-//
-// PermanentCode is a long-lived secret: a TenantStore keeps it encrypted at
-// rest, and Tenant's String, GoString and LogValue never print it.
-type Tenant struct {
-	// CorpID is the authorising corp's id (auth_corpid) as WeCom gives it to the
-	// suite: for a third-party app an encrypted, case-sensitive id. It is the
-	// tenant id of messages (providers.Message.Tenant).
-	CorpID string
-	// CorpName is the corp's name (auth_corp_info.corp_name), for people.
-	CorpName string
-	// AgentID is the app's agentid in that corp (auth_info.agent[0].agentid).
-	AgentID int64
-	// CorpUserMax is the corp's seat count (corp_user_max, 账号上限数); the daily
-	// send cap is CorpUserMax × 200 person-times. 0 when unknown.
-	CorpUserMax int
-	// PermanentCode is the permanent authorisation code (永久授权码); for a
-	// custom app it is the app secret.
-	PermanentCode string
-	// Disabled is set once the corp cancelled the authorisation (cancel_auth)
-	// or an operator disabled the tenant; DisabledReason and DisabledAt say
-	// why and when.
-	Disabled       bool
-	DisabledReason string
-	DisabledAt     time.Time
-	// AuthorizedAt is when the current authorisation began (the create_auth
-	// callback's TimeStamp, or when it was added by hand). A cancel_auth older
-	// than it is a late retry of a previous authorisation and is ignored.
-	AuthorizedAt time.Time
-}
-
-// String formats t without its permanent code.
-func (t Tenant) String() string {
-	state := "active"
-	if t.Disabled {
-		state = "disabled: " + t.DisabledReason
-	}
-	return fmt.Sprintf("{CorpID:%s CorpName:%s AgentID:%d CorpUserMax:%d PermanentCode:%s State:%s}",
-		t.CorpID, t.CorpName, t.AgentID, t.CorpUserMax, redactedSecret(t.PermanentCode), state)
-}
-
-// GoString is String for fmt's %#v.
-func (t Tenant) GoString() string { return "wecom.Tenant" + t.String() }
-
-// LogValue makes log/slog log t without its permanent code.
-func (t Tenant) LogValue() slog.Value {
-	return slog.GroupValue(
-		slog.String("corp_id", t.CorpID),
-		slog.String("corp_name", t.CorpName),
-		slog.Int64("agent_id", t.AgentID),
-		slog.Int("corp_user_max", t.CorpUserMax),
-		slog.Bool("disabled", t.Disabled),
-	)
-}
+// third-party or custom app: ID is its auth_corpid (for a third-party app an
+// encrypted, case-sensitive id), AgentID the app's agentid there, Seats its
+// corp_user_max (账号上限数; the daily cap is Seats × 200 person-times) and
+// Secret its permanent code (永久授权码; for a custom app, the app secret).
+type Tenant = providers.Tenant
 
 // ErrUnknownTenant is wrapped by TenantStore.Tenant (and RekeyTenant) when
-// the app has no such tenant.
-var ErrUnknownTenant = errors.New("wecom: unknown tenant")
+// the app has no such tenant. It is providers.ErrNotFound.
+var ErrUnknownTenant = providers.ErrNotFound
 
-// TenantStore keeps the tenants of one third-party or custom app. The
-// dispatcher's implementation is internal/tenant (Redis, permanent codes
-// encrypted at rest). Implementations are safe for concurrent use and never
-// put a permanent code in an error.
-type TenantStore interface {
-	// Tenant returns the tenant corpID, permanent code included; an error
-	// wrapping ErrUnknownTenant when there is none.
-	Tenant(ctx context.Context, corpID string) (*Tenant, error)
-	// PutTenant adds t or replaces the tenant with its CorpID, with the state
-	// t says (an active tenant's pause is lifted).
-	PutTenant(ctx context.Context, t *Tenant) error
-	// DisableTenant marks the tenant disabled for reason and stops sending for
-	// it, unless the tenant was (re-)authorised after at: then the call is a
-	// late repeat and changes nothing. Disabling a disabled tenant is not an
-	// error, nor is disabling an unknown one (there is nothing to stop).
-	DisableTenant(ctx context.Context, corpID, reason string, at time.Time) error
-	// RekeyTenant replaces the tenant's permanent code; an error wrapping
-	// ErrUnknownTenant when there is no such tenant.
-	RekeyTenant(ctx context.Context, corpID, permanentCode string) error
-}
+// TenantStore keeps the tenants of one third-party or custom app, secrets
+// sealed at rest; the core implements it on Redis.
+type TenantStore = providers.TenantStore
 
 // ValidateApp is [Validate] plus the rules that depend on the app's config: an
 // app of mode third_party or custom sends for one tenant, so msg.Tenant is
@@ -143,8 +75,8 @@ func (c *Client) tenantClient(ctx context.Context, op, tenant string) (*Client, 
 		return nil, disabledError(op, t)
 	}
 	if t.AgentID <= 0 {
-		return nil, &providers.Error{Provider: ProviderName, Op: op, Class: providers.ClassAppDisabled, Tenant: t.CorpID,
-			Message: fmt.Sprintf("tenant %s has no agentid", t.CorpID)}
+		return nil, &providers.Error{Provider: ProviderName, Op: op, Class: providers.ClassAppDisabled, Tenant: t.ID,
+			Message: fmt.Sprintf("tenant %s has no agentid", t.ID)}
 	}
 	cp := *c
 	cp.cfg.AgentID = t.AgentID
@@ -169,14 +101,14 @@ func (c *Client) lookupTenant(ctx context.Context, op, corpID string) (*Tenant, 
 
 // disabledError is the error of an operation for a disabled tenant.
 func disabledError(op string, t *Tenant) *providers.Error {
-	msg := fmt.Sprintf("tenant %s is disabled", t.CorpID)
+	msg := fmt.Sprintf("tenant %s is disabled", t.ID)
 	if t.DisabledReason != "" {
 		msg += ": " + t.DisabledReason
 	}
 	if !t.DisabledAt.IsZero() {
 		msg += " (since " + t.DisabledAt.UTC().Format(time.RFC3339) + ")"
 	}
-	return &providers.Error{Provider: ProviderName, Op: op, Class: providers.ClassAppDisabled, Tenant: t.CorpID, Message: msg}
+	return &providers.Error{Provider: ProviderName, Op: op, Class: providers.ClassAppDisabled, Tenant: t.ID, Message: msg}
 }
 
 // appWideCodes are errcodes that stop the whole app even when a tenant's call

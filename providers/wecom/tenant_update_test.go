@@ -11,9 +11,9 @@ import (
 )
 
 // tenantUpdateRequest is a button update of the test tenant's card.
-func tenantUpdateRequest(tenant string) *providers.UpdateRequest {
-	return &providers.UpdateRequest{ProviderMessageID: "msg-1", Tenant: tenant, ResponseCode: "rc-1",
-		To: providers.Recipients{Users: []string{"wmUserOne"}}, Kind: providers.KindButton, Text: "done"}
+func tenantUpdateRequest(tenant string) *CardUpdate {
+	return &CardUpdate{Tenant: tenant, ResponseCode: "rc-1",
+		To: providers.Recipients{Users: []string{"wmUserOne"}}, Kind: KindButton, Text: "done"}
 }
 
 func okUpdate(b *multiBundle) {
@@ -43,11 +43,11 @@ func TestMultiTenantUpdateUsesTheTenantToken(t *testing.T) {
 			t.Parallel()
 			b := setupMulti(t, tt.mode)
 			okUpdate(b)
-			res, err := b.client.Update(context.Background(), tenantUpdateRequest(testTenant))
+			res, err := b.client.UpdateCard(context.Background(), tenantUpdateRequest(testTenant))
 			if err != nil {
 				t.Fatal(err)
 			}
-			if res.ResponseCode != "rc-1" {
+			if ResponseCodeOf(res) != "rc-1" {
 				t.Errorf("result %+v", res)
 			}
 			ups := b.got(pathUpdate)
@@ -97,8 +97,8 @@ func TestMultiTenantUpdateRecallNeedTenant(t *testing.T) {
 	b := setupMulti(t, ModeThirdParty)
 	okUpdate(b)
 	checks := map[string]error{}
-	_, checks["update without tenant"] = b.client.Update(context.Background(), tenantUpdateRequest(""))
-	_, checks["update of unknown tenant"] = b.client.Update(context.Background(), tenantUpdateRequest("wpOther"))
+	_, checks["update without tenant"] = b.client.UpdateCard(context.Background(), tenantUpdateRequest(""))
+	_, checks["update of unknown tenant"] = b.client.UpdateCard(context.Background(), tenantUpdateRequest("wpOther"))
 	checks["recall without tenant"] = b.client.Recall(context.Background(), &providers.RecallRequest{ProviderMessageID: "msg-1"})
 	for desc, err := range checks {
 		var ve *providers.ValidationError
@@ -120,7 +120,7 @@ func TestMultiTenantUpdateRecallTenantDeadCode(t *testing.T) {
 			b := setupMulti(t, ModeThirdParty)
 			b.handle(pathUpdate, errcodeAnswer(code))
 			b.handle(pathRecall, errcodeAnswer(code))
-			_, err := b.client.Update(context.Background(), tenantUpdateRequest(testTenant))
+			_, err := b.client.UpdateCard(context.Background(), tenantUpdateRequest(testTenant))
 			if pe := providerError(t, err); pe.Class != providers.ClassAppDisabled || pe.Tenant != testTenant || pe.Op != opUpdate {
 				t.Errorf("update error %+v, want app_disabled for tenant %s", pe, testTenant)
 			}
@@ -140,7 +140,7 @@ func TestMultiTenantUpdateDisabledTenant(t *testing.T) {
 	tn := activeTenant()
 	tn.Disabled, tn.DisabledReason = true, "the corp cancelled its authorisation"
 	b.tenants.tenants[testTenant] = tn
-	_, err := b.client.Update(context.Background(), tenantUpdateRequest(testTenant))
+	_, err := b.client.UpdateCard(context.Background(), tenantUpdateRequest(testTenant))
 	if pe := providerError(t, err); pe.Class != providers.ClassAppDisabled || pe.Tenant != testTenant {
 		t.Errorf("error %+v, want app_disabled for tenant %s", pe, testTenant)
 	}

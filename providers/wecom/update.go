@@ -37,13 +37,13 @@ type updateResponse struct {
 }
 
 // ValidateUpdate checks new content for a sent card: kind
-// [providers.KindButton] with the new button text in text, or kind card with
+// [KindButton] with the new button text in text, or kind card with
 // a whole template_card object in body. Other kinds cannot be updated in
 // WeCom (only template cards can), which is a *providers.ValidationError on
 // "kind".
 func ValidateUpdate(kind providers.Kind, text string, body json.RawMessage) error {
 	switch kind {
-	case providers.KindButton:
+	case KindButton:
 		if len(body) > 0 {
 			return providers.Invalid("body", "must be empty for kind button (the new button text is in text)")
 		}
@@ -61,9 +61,25 @@ func ValidateUpdate(kind providers.Kind, text string, body json.RawMessage) erro
 	return providers.Invalid("kind", "WeCom can update only template cards: kind card (a whole new card) or button (new button text), not %q", kind)
 }
 
-// Update calls update_template_card (specs/wecom.md §3) with req.ResponseCode
+// CardUpdate is one update_template_card call: new content for the users To
+// of a card, with a single-use response code.
+type CardUpdate struct {
+	// Tenant is the tenant the card was sent for; empty for a self-built app.
+	Tenant string
+	// ResponseCode is the single-use update capability. Required.
+	ResponseCode string
+	// To is whose copy to update.
+	To providers.Recipients
+	// Kind and Text or Body are the new content: KindButton with the new
+	// button text, or KindCard with a whole template_card.
+	Kind providers.Kind
+	Text string
+	Body json.RawMessage
+}
+
+// UpdateCard calls update_template_card (specs/wecom.md §3) with req.ResponseCode
 // for req.To (≤ 1000 users, ≤ 100 departments, ≤ 100 tags, or all) in one of
-// its two forms: kind [providers.KindButton] replaces the clicked button's
+// its two forms: kind [KindButton] replaces the clicked button's
 // text (button.replace_name); kind card replaces the whole card
 // (template_card). The token is refreshed once like Send.
 //
@@ -78,7 +94,7 @@ func ValidateUpdate(kind providers.Kind, text string, body json.RawMessage) erro
 // tenant the store does not know, is a *providers.ValidationError on
 // "tenant"; a disabled tenant and the tenant-dead errcodes are
 // ClassAppDisabled with providers.Error.Tenant set, like Send's.
-func (c *Client) Update(ctx context.Context, req *providers.UpdateRequest) (*providers.Result, error) {
+func (c *Client) UpdateCard(ctx context.Context, req *CardUpdate) (*providers.Result, error) {
 	if req == nil || req.ResponseCode == "" {
 		return nil, providers.Invalid("response_code", "required: WeCom updates a card only with a response_code")
 	}
@@ -122,7 +138,7 @@ func (c *Client) Update(ctx context.Context, req *providers.UpdateRequest) (*pro
 		}
 		r.TagIDs = append(r.TagIDs, n)
 	}
-	if req.Kind == providers.KindButton {
+	if req.Kind == KindButton {
 		r.Button = &updateButton{ReplaceName: req.Text}
 	} else {
 		b, err := normalizeJSON(req.Body)
@@ -144,7 +160,7 @@ func (c *Client) Update(ctx context.Context, req *providers.UpdateRequest) (*pro
 	}
 	var resp updateResponse
 	_ = json.Unmarshal(data, &resp)
-	return &providers.Result{ResponseCode: req.ResponseCode, Invalid: providers.Recipients{Users: originalCase(resp.InvalidUser, to.Users)}}, nil
+	return &providers.Result{State: codeState(req.ResponseCode), Invalid: providers.Recipients{Users: originalCase(resp.InvalidUser, to.Users)}}, nil
 }
 
 // CardTaskID returns the task_id of a rendered message/send body of a

@@ -1,4 +1,4 @@
-package tenant
+package providers
 
 import (
 	"crypto/aes"
@@ -66,15 +66,15 @@ type Cipher struct {
 // NewCipher returns a Cipher for a 32-byte key.
 func NewCipher(key []byte) (*Cipher, error) {
 	if len(key) != KeySize {
-		return nil, fmt.Errorf("tenant: key is %d bytes, want %d", len(key), KeySize)
+		return nil, fmt.Errorf("seal: key is %d bytes, want %d", len(key), KeySize)
 	}
 	block, err := aes.NewCipher(key)
 	if err != nil {
-		return nil, fmt.Errorf("tenant: %w", err)
+		return nil, fmt.Errorf("seal: %w", err)
 	}
 	aead, err := cipher.NewGCM(block)
 	if err != nil {
-		return nil, fmt.Errorf("tenant: %w", err)
+		return nil, fmt.Errorf("seal: %w", err)
 	}
 	mac := hmac.New(sha256.New, key)
 	mac.Write([]byte("msgdispatch tenant key id"))
@@ -87,13 +87,13 @@ func NewCipher(key []byte) (*Cipher, error) {
 func (c *Cipher) KeyID() string { return c.id }
 
 // String describes the Cipher by its key id.
-func (c *Cipher) String() string { return "tenant.Cipher{key id " + c.id + "}" }
+func (c *Cipher) String() string { return "providers.Cipher{key id " + c.id + "}" }
 
 // Seal encrypts plaintext bound to aad.
 func (c *Cipher) Seal(plaintext, aad []byte) (string, error) {
 	nonce := make([]byte, c.aead.NonceSize())
 	if _, err := rand.Read(nonce); err != nil {
-		return "", fmt.Errorf("tenant: random nonce: %w", err)
+		return "", fmt.Errorf("seal: random nonce: %w", err)
 	}
 	out := c.aead.Seal(nonce, nonce, plaintext, aad)
 	return sealedVersion + "." + c.id + "." + base64.RawURLEncoding.EncodeToString(out), nil
@@ -106,19 +106,19 @@ func (c *Cipher) Open(sealed string, aad []byte) ([]byte, error) {
 	ver, rest, ok1 := strings.Cut(sealed, ".")
 	id, data, ok2 := strings.Cut(rest, ".")
 	if !ok1 || !ok2 || ver != sealedVersion {
-		return nil, errors.New("tenant: not a sealed value")
+		return nil, errors.New("seal: not a sealed value")
 	}
 	if id != c.id {
-		return nil, fmt.Errorf("tenant: %w (key id %s; the configured key is %s)", ErrWrongKey, id, c.id)
+		return nil, fmt.Errorf("seal: %w (key id %s; the configured key is %s)", ErrWrongKey, id, c.id)
 	}
 	raw, err := base64.RawURLEncoding.DecodeString(data)
 	if err != nil || len(raw) < c.aead.NonceSize()+c.aead.Overhead() {
-		return nil, errors.New("tenant: sealed value is damaged")
+		return nil, errors.New("seal: sealed value is damaged")
 	}
 	n := c.aead.NonceSize()
 	plain, err := c.aead.Open(nil, raw[:n], raw[n:], aad)
 	if err != nil {
-		return nil, errors.New("tenant: sealed value does not authenticate (damaged, or stored for another tenant)")
+		return nil, errors.New("seal: sealed value does not authenticate (damaged, or stored for another tenant)")
 	}
 	return plain, nil
 }

@@ -1,4 +1,4 @@
-package wecomauth_test
+package wecom_test
 
 import (
 	"context"
@@ -10,10 +10,8 @@ import (
 
 	"github.com/hibiken/asynq"
 
-	"github.com/msgdispatch/msgdispatch/internal/config"
+	"github.com/msgdispatch/msgdispatch/internal/catalog"
 	"github.com/msgdispatch/msgdispatch/internal/redistest"
-	"github.com/msgdispatch/msgdispatch/internal/tenant"
-	"github.com/msgdispatch/msgdispatch/internal/wecomauth"
 	"github.com/msgdispatch/msgdispatch/providers"
 	"github.com/msgdispatch/msgdispatch/providers/wecom"
 )
@@ -26,9 +24,15 @@ const (
 // fakeProvider is a multi-tenant provider that records the jobs it processes.
 type fakeProvider struct {
 	providers.Provider
-	mu   sync.Mutex
-	jobs []wecom.AuthJob
-	err  error
+	sealer *providers.Cipher
+	mu     sync.Mutex
+	jobs   []wecom.AuthJob
+	err    error
+}
+
+func (p *fakeProvider) OpenAuthCode(app, sealed string) (string, error) {
+	b, err := p.sealer.Open(sealed, []byte("msgdispatch wecom auth code\x00"+app))
+	return string(b), err
 }
 
 func (p *fakeProvider) ProcessAuth(ctx context.Context, j wecom.AuthJob) error {
@@ -38,37 +42,37 @@ func (p *fakeProvider) ProcessAuth(ctx context.Context, j wecom.AuthJob) error {
 	return p.err
 }
 
-type testBundle struct {
+type authBundle struct {
 	ctx       context.Context
-	queue     *wecomauth.Queue
+	queue     wecom.AuthQueue
 	inspector *asynq.Inspector
 	handler   asynq.Handler
 	prov      *fakeProvider
 }
 
-func setup(t *testing.T) *testBundle {
+func setupAuth(t *testing.T) *authBundle {
 	t.Helper()
 	rdb := redistest.Start(t).Client()
-	key, err := tenant.ParseKey(hexKey)
+	key, err := providers.ParseKey(hexKey)
 	if err != nil {
 		t.Fatal(err)
 	}
-	q, err := wecomauth.NewQueue(asynq.NewClientFromRedisClient(rdb), "crm", key)
+	q, err := wecom.NewAuthQueue(catalog.TaskQueue(asynq.NewClientFromRedisClient(rdb)), "crm", key)
 	if err != nil {
 		t.Fatal(err)
 	}
-	cfg := &config.Config{Apps: map[string]config.App{"crm": {
-		Provider: "wecom", TenantKey: hexKey,
-		WeCom: &wecom.Config{Mode: wecom.ModeThirdParty, SuiteID: "ww1"},
-	}}}
-	prov := &fakeProvider{}
-	return &testBundle{
+	sealer, err := providers.NewCipher(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	prov := &fakeProvider{sealer: sealer}
+	return &authBundle{
 		ctx: context.Background(), queue: q, inspector: asynq.NewInspectorFromRedisClient(rdb), prov: prov,
-		handler: wecomauth.Handler(cfg, func(app string) (providers.Provider, bool) { return prov, app == "crm" }),
+		handler: catalog.Handlers(func(app string) (providers.Provider, bool) { return prov, app == "crm" })[wecom.TaskAuth],
 	}
 }
 
-func (b *testBundle) pending(t *testing.T) []*asynq.TaskInfo {
+func (b *authBundle) pending(t *testing.T) []*asynq.TaskInfo {
 	t.Helper()
 	tasks, err := b.inspector.ListPendingTasks("critical")
 	if err != nil {
@@ -79,9 +83,9 @@ func (b *testBundle) pending(t *testing.T) []*asynq.TaskInfo {
 
 // A callback repeated by WeCom makes one task, whose payload holds the auth
 // code sealed; the worker's handler opens it and runs the job.
-func TestEnqueueOnceAndProcess(t *testing.T) {
+func TestAuthEnqueueOnceAndProcess(t *testing.T) {
 	t.Parallel()
-	b := setup(t)
+	b := setupAuth(t)
 	job := wecom.AuthJob{InfoType: wecom.InfoCreateAuth, AuthCode: authCode, At: time.Unix(1767225600, 0)}
 	for range 3 {
 		if err := b.queue.EnqueueAuth(b.ctx, job); err != nil {
@@ -93,7 +97,7 @@ func TestEnqueueOnceAndProcess(t *testing.T) {
 		t.Fatalf("%d tasks, want 1", len(tasks))
 	}
 	task := tasks[0]
-	if task.ID != wecomauth.TaskID("crm", job) || task.Type != wecomauth.TypeAuth || task.MaxRetry != wecomauth.MaxRetry {
+	if task.ID != wecom.AuthTaskID("crm", job) || task.Type != wecom.TaskAuth || task.MaxRetry != wecom.AuthMaxRetry {
 		t.Errorf("task %+v", task)
 	}
 	if strings.Contains(string(task.Payload), authCode) || strings.Contains(string(task.Payload), "NEVER") {
@@ -115,25 +119,25 @@ func TestEnqueueOnceAndProcess(t *testing.T) {
 }
 
 // Permanent failures end the task (archived, visible); others are retried.
-func TestHandlerFailures(t *testing.T) {
+func TestAuthTaskFailures(t *testing.T) {
 	t.Parallel()
 	tests := []struct {
 		desc     string
 		err      error
-		payload  func(b *testBundle) []byte
+		payload  func(b *authBundle) []byte
 		wantSkip bool
 	}{
 		{desc: "auth code used", err: &providers.Error{Class: providers.ClassPermanent, Code: 40078}, wantSkip: true},
 		{desc: "WeCom busy", err: &providers.Error{Class: providers.ClassRetryable, Code: -1}, wantSkip: false},
-		{desc: "undecodable payload", payload: func(*testBundle) []byte { return []byte("{") }, wantSkip: true},
-		{desc: "sealed with another key", payload: func(*testBundle) []byte {
+		{desc: "undecodable payload", payload: func(*authBundle) []byte { return []byte("{") }, wantSkip: true},
+		{desc: "sealed with another key", payload: func(*authBundle) []byte {
 			return []byte(`{"v":1,"app":"crm","info_type":"create_auth","auth_code_sealed":"v1.deadbeef.AAAA"}`)
 		}, wantSkip: true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.desc, func(t *testing.T) {
 			t.Parallel()
-			b := setup(t)
+			b := setupAuth(t)
 			b.prov.err = tt.err
 			var payload []byte
 			if tt.payload != nil {
@@ -144,7 +148,7 @@ func TestHandlerFailures(t *testing.T) {
 				}
 				payload = b.pending(t)[0].Payload
 			}
-			err := b.handler.ProcessTask(b.ctx, asynq.NewTask(wecomauth.TypeAuth, payload))
+			err := b.handler.ProcessTask(b.ctx, asynq.NewTask(wecom.TaskAuth, payload))
 			if err == nil {
 				t.Fatal("no error")
 			}

@@ -1,4 +1,4 @@
-package suiteticket_test
+package wecom_test
 
 import (
 	"context"
@@ -8,37 +8,38 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/msgdispatch/msgdispatch/internal/kv"
 	"github.com/msgdispatch/msgdispatch/internal/redistest"
-	"github.com/msgdispatch/msgdispatch/internal/suiteticket"
+	"github.com/msgdispatch/msgdispatch/providers/wecom"
 )
 
-type testBundle struct {
+type ticketBundle struct {
 	ctx   context.Context
 	rdb   *redis.Client
-	store *suiteticket.Store
+	store wecom.TicketStore
 	mu    sync.Mutex
 	now   time.Time
 }
 
-func setup(t *testing.T) *testBundle {
+func setupTickets(t *testing.T) *ticketBundle {
 	t.Helper()
-	b := &testBundle{ctx: context.Background(), rdb: redistest.Start(t).Client(), now: time.Now().Truncate(time.Millisecond)}
-	b.store = suiteticket.New(b.rdb, "crm", suiteticket.Options{Now: b.clock})
+	b := &ticketBundle{ctx: context.Background(), rdb: redistest.Start(t).Client(), now: time.Now().Truncate(time.Millisecond)}
+	b.store = wecom.NewTicketStore(kv.New(b.rdb, "crm"), 0, b.clock)
 	return b
 }
 
-func (b *testBundle) clock() time.Time { b.mu.Lock(); defer b.mu.Unlock(); return b.now }
+func (b *ticketBundle) clock() time.Time { b.mu.Lock(); defer b.mu.Unlock(); return b.now }
 
-func (b *testBundle) advance(d time.Duration) { b.mu.Lock(); b.now = b.now.Add(d); b.mu.Unlock() }
+func (b *ticketBundle) advance(d time.Duration) { b.mu.Lock(); b.now = b.now.Add(d); b.mu.Unlock() }
 
-func (b *testBundle) put(t *testing.T, ticket string, at time.Time) {
+func (b *ticketBundle) put(t *testing.T, ticket string, at time.Time) {
 	t.Helper()
 	if err := b.store.PutTicket(b.ctx, "ww1", ticket, at); err != nil {
 		t.Fatal(err)
 	}
 }
 
-func (b *testBundle) want(t *testing.T, latest, previous string) {
+func (b *ticketBundle) want(t *testing.T, latest, previous string) {
 	t.Helper()
 	l, p, err := b.store.Tickets(b.ctx, "ww1")
 	if err != nil || l != latest || p != previous {
@@ -47,9 +48,9 @@ func (b *testBundle) want(t *testing.T, latest, previous string) {
 }
 
 // The latest push wins and the one it replaced is kept as the fallback.
-func TestLatestWinsPreviousKept(t *testing.T) {
+func TestTicketLatestWinsPreviousKept(t *testing.T) {
 	t.Parallel()
-	b := setup(t)
+	b := setupTickets(t)
 	b.want(t, "", "")
 	t0 := b.clock()
 	b.put(t, "t1", t0)
@@ -63,9 +64,9 @@ func TestLatestWinsPreviousKept(t *testing.T) {
 }
 
 // A late repeat of an older push never replaces a newer ticket.
-func TestLatePushDoesNotWin(t *testing.T) {
+func TestTicketLatePushDoesNotWin(t *testing.T) {
 	t.Parallel()
-	b := setup(t)
+	b := setupTickets(t)
 	t0 := b.clock()
 	b.put(t, "t1", t0)
 	b.put(t, "t3", t0.Add(20*time.Minute))
@@ -78,7 +79,7 @@ func TestLatePushDoesNotWin(t *testing.T) {
 // A ticket is valid for 30 minutes after its push; the key expires with the latest.
 func TestTicketsExpire(t *testing.T) {
 	t.Parallel()
-	b := setup(t)
+	b := setupTickets(t)
 	t0 := b.clock()
 	b.put(t, "t1", t0)
 	b.put(t, "t2", t0.Add(10*time.Minute))
@@ -89,7 +90,7 @@ func TestTicketsExpire(t *testing.T) {
 	b.advance(10 * time.Minute) // t2 is 31 minutes old
 	b.want(t, "", "")
 	b.put(t, "fresh", b.clock())
-	ttl, err := b.rdb.PTTL(b.ctx, suiteticket.Key("crm", "ww1")).Result()
+	ttl, err := b.rdb.PTTL(b.ctx, kv.Key("crm", "suite_ticket:ww1")).Result()
 	if err != nil || ttl <= 29*time.Minute || ttl > 30*time.Minute {
 		t.Errorf("key TTL %v, %v; want 30m from the latest push", ttl, err)
 	}
