@@ -3,6 +3,7 @@ package xiezuosim
 import (
 	"encoding/json"
 	"net/http"
+	"slices"
 	"time"
 	"unicode/utf8"
 )
@@ -215,9 +216,12 @@ func (s *Sim) setCardLocked(user, appKey, ctxID string, card json.RawMessage) {
 }
 
 // handleUpdate serves {UpdateMethod} …/app/messages/update?company_token=T
-// with {app_key, ctx_id, msg_type 23, content{type 23, content}} (the
-// simulator's model of the undocumented endpoint): every recipient's card is
-// replaced.
+// with {to_users?, app_key, ctx_id, msg_type 23, content{type 23, content}}
+// (the simulator's model of the undocumented endpoint). With to_users
+// {company_id, company_uids} only those users' cards are replaced, and every
+// one of them must have received the message (else CodeInvalidRecipient and
+// nothing changes, like a send naming an unknown user); without it every
+// recipient's card is replaced.
 func (s *Sim) handleUpdate(r *http.Request, body []byte, rec *Request) (int, apiReply) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -240,9 +244,23 @@ func (s *Sim) handleUpdate(r *http.Request, body []byte, rec *Request) (int, api
 	case m.utype != 1 || m.card == nil:
 		return errReply(rec, CodeNotUpdatable)
 	}
-	m.card = b.Content.Content
-	for _, u := range m.recipients {
-		s.setCardLocked(u, a.Key, b.CtxID, m.card)
+	users := m.recipients
+	if b.ToUsers != nil {
+		if b.ToUsers.CompanyID != a.CompanyID || len(b.ToUsers.CompanyUIDs) == 0 {
+			return errReply(rec, CodeInvalidRecipient)
+		}
+		for _, u := range b.ToUsers.CompanyUIDs {
+			if !slices.Contains(m.recipients, u) {
+				return errReply(rec, CodeInvalidRecipient)
+			}
+		}
+		users = b.ToUsers.CompanyUIDs
+	}
+	for _, u := range users {
+		s.setCardLocked(u, a.Key, b.CtxID, b.Content.Content)
+	}
+	if b.ToUsers == nil {
+		m.card = b.Content.Content
 	}
 	return http.StatusOK, apiReply{Result: CodeOK, Msg: CodeText(CodeOK)}
 }

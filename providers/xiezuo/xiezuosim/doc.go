@@ -19,6 +19,11 @@
 //     (codes.go).
 //   - One target kind per send; an unknown recipient refuses the whole
 //     request (CodeInvalidRecipient), nothing is delivered.
+//   - An update names the users whose card it replaces (to_users, like a
+//     send); each must have received the ctx_id, else the whole update is
+//     refused (CodeInvalidRecipient) and nothing changes. Without to_users
+//     every recipient's card is replaced. Other users keep what they saw
+//     ([Sim.CardOf] is per user).
 //   - A repeated ctx_id is delivered again (Options.RejectDuplicateCtxID
 //     refuses it instead): no dedupe is documented.
 //   - Tokens live Options.TokenTTL (2 h); a fetch while one has over a
