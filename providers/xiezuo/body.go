@@ -48,8 +48,10 @@ type sendRequest struct {
 }
 
 // updateRequest is the body of the (undocumented, configured) update call: the
-// send body's identification and content without recipients.
+// send body's identification and content, with the users whose card it
+// replaces.
 type updateRequest struct {
+	ToUsers    *usersTarget    `json:"to_users"`
 	AppKey     string          `json:"app_key"`
 	CtxID      string          `json:"ctx_id"`
 	CompanyID  string          `json:"company_id"`

@@ -21,7 +21,6 @@ const (
 	opSend    = "messages/send"
 	opUpdate  = "messages/update"
 	opRecall  = "recall"
-	opReply   = "reply"
 	opPrepare = "prepare"
 )
 
@@ -80,24 +79,11 @@ func TokenKey(baseURL, appKey string) string {
 // Name returns [ProviderName], "xiezuo".
 func (c *Client) Name() string { return ProviderName }
 
-// Capabilities: Update when update_path is configured (no document gives the
-// endpoint); no Recall (no v2 recall API is documented) and no Reply; parts
-// are not split by count (no per-call limit is documented: one part per
-// recipient kind), so MaxUsersPerPart and MaxGroupsPerPart are 0; and
-// DedupeWindow 0: WPS documents no duplicate suppression, so a request of
-// unknown outcome must not be re-sent blindly (on_unknown give_up).
-func (c *Client) Capabilities() providers.Capabilities {
-	return providers.Capabilities{Update: c.cfg.UpdatePath != ""}
-}
+// Capabilities are the app's ([Config.Capabilities]).
+func (c *Client) Capabilities() providers.Capabilities { return c.cfg.Capabilities() }
 
-// Recall is not supported: no WPS 协作 v2 recall API is documented. It
-// returns a providers.ClassPermanent *Error.
+// Recall is not supported: no WPS 协作 v2 recall API is documented
+// (Capabilities.Recall is false). It returns a providers.ClassPermanent *Error.
 func (c *Client) Recall(ctx context.Context, req *providers.RecallRequest) error {
 	return &providers.Error{Provider: ProviderName, Op: opRecall, Class: providers.ClassPermanent, Message: "not supported: WPS 协作 v2 documents no recall API"}
-}
-
-// Reply is not supported: the v2 API has no reply to a chat message. It
-// returns a providers.ClassPermanent *Error.
-func (c *Client) Reply(ctx context.Context, req *providers.ReplyRequest) (*providers.Result, error) {
-	return nil, &providers.Error{Provider: ProviderName, Op: opReply, Class: providers.ClassPermanent, Message: "not supported: WPS 协作 v2 has no reply API"}
 }

@@ -6,6 +6,8 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+
+	"github.com/msgdispatch/msgdispatch/providers"
 )
 
 // Public-cloud defaults (specs/wps.md §2.2, §3.1).
@@ -110,12 +112,14 @@ func (c Config) Defaults() Config {
 	return c
 }
 
-// Validate checks c as given (call Defaults first) and returns every problem,
-// each naming its key, e.g. "app_key: required".
+// Validate checks c with its [Config.Defaults] applied and returns every
+// problem, errors.Join of *providers.ValidationError whose Field is the key in
+// the block, e.g. "app_key: required". No message shows a secret.
 func (c Config) Validate() error {
+	c = c.Defaults()
 	var errs []error
 	bad := func(key, format string, args ...any) {
-		errs = append(errs, fmt.Errorf("%s: "+format, append([]any{key}, args...)...))
+		errs = append(errs, providers.Invalid(key, format, args...))
 	}
 	if u, err := url.Parse(c.BaseURL); c.BaseURL == "" {
 		bad("base_url", "required")

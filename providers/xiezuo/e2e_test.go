@@ -167,11 +167,18 @@ func TestE2ECardToUsersAndChatDelivered(t *testing.T) {
 func TestE2EUpdateByCtxID(t *testing.T) {
 	t.Parallel()
 	b := setup(t, HeaderStyleWPSDocs)
-	parts := b.sendCard(t, "approvals.01jd8x7c3k9f2m4q6r8t0v2w50", providers.Recipients{Users: []string{"u1", "u2"}})
+	id := "approvals.01jd8x7c3k9f2m4q6r8t0v2w50"
+	parts := b.sendCard(t, id, providers.Recipients{Users: []string{"u1", "u2"}})
 	ctxID := BodyCtxID(parts[0].Body)
+	if parts[0].Ref != ctxID || parts[0].NotUpdatable {
+		t.Fatalf("part Ref = %q, NotUpdatable = %v; want the ctx_id %q, updatable", parts[0].Ref, parts[0].NotUpdatable, ctxID)
+	}
 	newCard := strings.Replace(testCard, "请审批", "已同意", 1)
-	if _, err := b.client.Update(context.Background(), &providers.UpdateRequest{ProviderMessageID: ctxID, Kind: providers.KindCard, Body: json.RawMessage(newCard)}); err != nil {
-		t.Fatalf("Update: %v", err)
+	req := &providers.UpdateRequest{MessageID: id, Part: &parts[0], Sent: &providers.Result{ProviderMessageID: ctxID},
+		Users: []string{"u1", "u2"}, Content: providers.Content{Kind: providers.KindCard, Body: json.RawMessage(newCard)}}
+	res, err := b.client.Update(context.Background(), req)
+	if err != nil || len(res.Updated) != 2 || len(res.Unreachable) != 0 {
+		t.Fatalf("Update = %+v, %v; want u1 and u2 updated", res, err)
 	}
 	for _, u := range []string{"u1", "u2"} {
 		card, ok := b.sim.CardOf(u, ctxID)
@@ -179,9 +186,94 @@ func TestE2EUpdateByCtxID(t *testing.T) {
 			t.Fatalf("card of %s after update = %s (found %v)", u, card, ok)
 		}
 	}
-	_, err := b.client.Update(context.Background(), &providers.UpdateRequest{ProviderMessageID: "hunknown", Kind: providers.KindCard, Body: json.RawMessage(newCard)})
-	if providers.ClassOf(err) != providers.ClassPermanent {
-		t.Fatalf("update of an unknown ctx_id: %v, want permanent", err)
+	unknown := parts[0]
+	unknown.Ref = "hunknown"
+	res, err = b.client.Update(context.Background(), &providers.UpdateRequest{Part: &unknown, Users: []string{"u1"},
+		Content: providers.Content{Kind: providers.KindCard, Body: json.RawMessage(newCard)}})
+	if err != nil || !strings.Contains(res.Unreachable["u1"], "ctx_id not found") || len(res.Updated) != 0 {
+		t.Fatalf("update of an unknown ctx_id = %+v, %v; want u1 unreachable (WPS refused for good), no error", res, err)
+	}
+}
+
+// TestE2EUpdatePerUser: an update reaches only the users it names; one user
+// WPS refuses does not keep the others from being updated.
+func TestE2EUpdatePerUser(t *testing.T) {
+	t.Parallel()
+	b := setup(t, HeaderStyleWPSDocs)
+	parts := b.sendCard(t, "approvals.01jd8x7c3k9f2m4q6r8t0v2w56", providers.Recipients{Users: []string{"u1", "u2"}})
+	ctxID := parts[0].Ref
+	newCard := strings.Replace(testCard, "请审批", "已同意", 1)
+	res, err := b.client.Update(context.Background(), &providers.UpdateRequest{Part: &parts[0], Users: []string{"u1", "u3"},
+		Content: providers.Content{Kind: providers.KindCard, Body: json.RawMessage(newCard)}})
+	if err != nil || len(res.Updated) != 1 || res.Updated[0] != "u1" || !strings.Contains(res.Unreachable["u3"], "invalid receiver") {
+		t.Fatalf("Update = %+v, %v; want u1 updated, u3 unreachable (never received the card)", res, err)
+	}
+	if card, _ := b.sim.CardOf("u1", ctxID); !strings.Contains(string(card), "已同意") {
+		t.Fatalf("card of u1 = %s, want the new card", card)
+	}
+	if card, _ := b.sim.CardOf("u2", ctxID); !strings.Contains(string(card), "请审批") {
+		t.Fatalf("card of u2 = %s, want the card as sent (not named by the update)", card)
+	}
+}
+
+func TestE2EUpdateRefusedWithoutRequest(t *testing.T) {
+	t.Parallel()
+	b := setup(t, HeaderStyleWPSDocs)
+	text, err := b.client.Prepare(context.Background(), &providers.Message{App: e2eApp, To: providers.Recipients{Users: []string{"u1"}}, Kind: providers.KindText, Text: "hi"},
+		providers.PrepareOptions{MessageID: "approvals.01jd8x7c3k9f2m4q6r8t0v2w57"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cards := b.sendCard(t, "approvals.01jd8x7c3k9f2m4q6r8t0v2w58", providers.Recipients{Users: []string{"u1"}})
+	noPath, err := New(Config{BaseURL: b.client.cfg.BaseURL, AppKey: e2eKey, AppSecret: e2eSecret, Signature: SignatureWPS4,
+		CompanyTokenPath: "/o/woa/oauthapi/v3/inner/company/token", CompanyID: e2eCompany, CompanyUID: "bot-1"}, b.store, nil, WithClock(b.now))
+	if err != nil {
+		t.Fatal(err)
+	}
+	card := providers.Content{Kind: providers.KindCard, Body: json.RawMessage(testCard)}
+	tests := []struct {
+		desc   string
+		client *Client
+		part   *providers.Part
+		reason string
+	}{
+		{desc: "text part", client: b.client, part: &text[0], reason: "not an updatable card"},
+		{desc: "no update_path", client: noPath, part: &cards[0], reason: "update_path is empty"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.desc, func(t *testing.T) {
+			t.Parallel()
+			res, err := tc.client.Update(context.Background(), &providers.UpdateRequest{Part: tc.part, Users: []string{"u1"}, Content: card})
+			if err != nil || len(res.Updated) != 0 || !strings.Contains(res.Unreachable["u1"], tc.reason) {
+				t.Fatalf("Update = %+v, %v; want u1 unreachable: %s", res, err, tc.reason)
+			}
+		})
+	}
+	if !text[0].NotUpdatable {
+		t.Fatal("a text part is not marked NotUpdatable")
+	}
+	for _, r := range b.sim.Requests() {
+		if r.Endpoint == xiezuosim.EndpointUpdate {
+			t.Fatalf("an update request left: %+v", r)
+		}
+	}
+}
+
+func TestE2EUpdateRetryableFailureReturned(t *testing.T) {
+	t.Parallel()
+	b := setup(t, HeaderStyleWPSDocs)
+	parts := b.sendCard(t, "approvals.01jd8x7c3k9f2m4q6r8t0v2w59", providers.Recipients{Users: []string{"u1"}})
+	if err := b.sim.Inject(xiezuosim.HTTPStatus(http.StatusBadGateway, 0).On(xiezuosim.EndpointUpdate)); err != nil {
+		t.Fatal(err)
+	}
+	newCard := strings.Replace(testCard, "请审批", "已同意", 1)
+	req := &providers.UpdateRequest{Part: &parts[0], Users: []string{"u1"}, Content: providers.Content{Kind: providers.KindCard, Body: json.RawMessage(newCard)}}
+	res, err := b.client.Update(context.Background(), req)
+	if providers.ClassOf(err) != providers.ClassUnknownOutcome || len(res.Updated)+len(res.Unreachable) != 0 {
+		t.Fatalf("Update on 502 = %+v, %v; want an unknown-outcome error and no outcome", res, err)
+	}
+	if res, err := b.client.Update(context.Background(), req); err != nil || len(res.Updated) != 1 {
+		t.Fatalf("repeated Update = %+v, %v; want u1 updated", res, err)
 	}
 }
 

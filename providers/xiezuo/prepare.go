@@ -22,14 +22,15 @@ import (
 // card, which may be updated; 0 otherwise), msg_type and content. The bytes
 // depend only on msg, opts and the config, so a retried part re-sends the
 // same ctx_id. Prepare needs opts.MessageID.
+//
+// Part.Ref is the part's ctx_id, which card callbacks carry and
+// [Client.Update] addresses; Part.NotUpdatable is set on a part that is not a
+// card (utype 0: WPS will never update it).
 func (c *Client) Prepare(ctx context.Context, msg *providers.Message, opts providers.PrepareOptions) ([]providers.Part, error) {
 	if msg == nil {
 		return nil, providers.Invalid("message", "is nil")
 	}
-	if err := validateRecipients(msg.To); err != nil {
-		return nil, err
-	}
-	ct, err := messageContent(msg)
+	ct, err := validate(msg)
 	if err != nil {
 		return nil, err
 	}
@@ -39,14 +40,15 @@ func (c *Client) Prepare(ctx context.Context, msg *providers.Message, opts provi
 	var parts []providers.Part
 	for _, to := range splitRecipients(msg.To) {
 		i := len(parts)
-		body, err := c.render(to, ct, CtxID(opts.MessageID, i, opts.Generation))
+		ctxID := CtxID(opts.MessageID, i, opts.Generation)
+		body, err := c.render(to, ct, ctxID)
 		if err != nil {
 			return nil, providers.Invalid("body", "part %d: %v", i, err)
 		}
 		if len(body) > MaxBodyBytes {
 			return nil, providers.Invalid("body", "part %d renders to %d bytes: at most %d", i, len(body), MaxBodyBytes)
 		}
-		parts = append(parts, providers.Part{Index: i, Tenant: msg.Tenant, To: to, Body: body})
+		parts = append(parts, providers.Part{Index: i, Tenant: msg.Tenant, To: to, Ref: ctxID, NotUpdatable: !ct.card, Body: body})
 	}
 	return parts, nil
 }
@@ -101,9 +103,17 @@ func (c *Client) render(to providers.Recipients, ct *content, ctxID string) ([]b
 
 // BodyCtxID returns the ctx_id of a rendered send body, "" when it has none.
 func BodyCtxID(body []byte) string {
+	id, _ := bodyRef(body)
+	return id
+}
+
+// bodyRef returns the ctx_id of a rendered send body and whether it was sent
+// updatable (utype 1).
+func bodyRef(body []byte) (ctxID string, updatable bool) {
 	var b struct {
 		CtxID string `json:"ctx_id"`
+		UType int    `json:"utype"`
 	}
 	_ = json.Unmarshal(body, &b)
-	return b.CtxID
+	return b.CtxID, b.UType == 1
 }

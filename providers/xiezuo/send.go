@@ -22,15 +22,25 @@ type SendResult struct {
 }
 
 // Send sends one prepared part (see [Client.SendPart]) and returns a Result
-// whose ProviderMessageID is the part's ctx_id — the reference
-// [Client.Update] takes and card callbacks carry. WPS's own message_id is
-// available from SendPart.
+// whose ProviderMessageID is the part's ctx_id (its Ref) — the reference
+// [Client.Update] addresses and card callbacks carry — and whose State is
+// {"message_id":"…"}, WPS's own message id, kept for people (nothing needs it
+// back); State is empty when message audit held the message.
 func (c *Client) Send(ctx context.Context, part *providers.Part) (*providers.Result, error) {
 	r, err := c.SendPart(ctx, part)
 	if err != nil {
 		return nil, err
 	}
-	return &providers.Result{ProviderMessageID: r.CtxID}, nil
+	out := &providers.Result{ProviderMessageID: r.CtxID}
+	if r.MessageID != "" {
+		out.State, _ = encodeJSON(sentState{MessageID: r.MessageID}) // a struct of one string always encodes
+	}
+	return out, nil
+}
+
+// sentState is the Result.State of a sent part.
+type sentState struct {
+	MessageID string `json:"message_id"`
 }
 
 // SendPart POSTs part.Body, byte for byte, signed, to

@@ -41,6 +41,7 @@ var rawKeys = map[string]bool{"msg_type": true, "content": true, "biz_type": tru
 // Validate checks msg by the WPS 协作 v2 send rules without I/O and returns a
 // *providers.ValidationError naming the first bad field:
 //
+//   - reply_to: refused, WPS 协作 v2 has no reply API.
 //   - to: users, depts and chats (ids non-empty) and all (sent as
 //     to_companies with the app's company); tags are not supported.
 //   - text, markdown: text non-empty, valid UTF-8, at most [MaxTextChars]
@@ -51,14 +52,22 @@ var rawKeys = map[string]bool{"msg_type": true, "content": true, "biz_type": tru
 //   - raw: body is {"msg_type": n, "content": {…}, "biz_type"?: "…"}; the
 //     client adds recipients and ids; a card (msg_type 23) is checked as above.
 func Validate(msg *providers.Message) error {
+	_, err := validate(msg)
+	return err
+}
+
+// validate is [Validate] returning the rendered content.
+func validate(msg *providers.Message) (*content, error) {
 	if msg == nil {
-		return providers.Invalid("message", "is nil")
+		return nil, providers.Invalid("message", "is nil")
+	}
+	if msg.ReplyTo != nil {
+		return nil, providers.Invalid("reply_to", "WPS 协作 v2 has no reply API: send a new message to the chat (to.chats) instead")
 	}
 	if err := validateRecipients(msg.To); err != nil {
-		return err
+		return nil, err
 	}
-	_, err := messageContent(msg)
-	return err
+	return messageContent(msg)
 }
 
 // Validate is the package-level [Validate].
