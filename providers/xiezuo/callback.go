@@ -52,8 +52,10 @@ type CallbackEvent struct {
 	// CtxID is the card's ctx_id (app_ctx_id / ctx_id in the body).
 	CtxID string
 	// MessageID, Part and Generation are the dispatcher message the ctx_id
-	// was derived from, when [ParseCtxID] can tell (else MessageID is "" and
-	// the core looks the ctx_id up among the parts' ProviderMessageIDs).
+	// was derived from, when [ParseCtxID] can tell (else MessageID is ""). The
+	// core's sink ([Descriptor]) asks the message index (providers.Env.Messages,
+	// which knows every Part.Ref) first and uses MessageID only when the index
+	// does not know the ctx_id.
 	MessageID  string
 	Part       int
 	Generation int

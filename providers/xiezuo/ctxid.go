@@ -21,8 +21,8 @@ const MaxCtxIDLen = 36
 //     app_key; ids of different apps differ in their random part), and
 //     [ParseCtxID] with the app gives messageID back;
 //   - "h" + 35 hex digits of SHA-256(messageID, part, generation) otherwise
-//     (not reversible: the core finds the message from the ctx_id it stored
-//     in the part's Result.ProviderMessageID).
+//     (not reversible: the core finds the message from the ctx_id through
+//     its message index, since Prepare sets it as the part's Ref).
 func CtxID(messageID string, part, generation int) string {
 	p, g := strconv.Itoa(part), strconv.Itoa(generation)
 	if _, rest, ok := strings.Cut(messageID, "."); ok && rest != "" && idChars(rest) {

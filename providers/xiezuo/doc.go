@@ -3,8 +3,10 @@
 // renders request bodies once and deterministically ([Client.Prepare]),
 // signs every request (WPS-4 on private deployments, WPS-3 on the public
 // cloud; [Signer]), sends with a company_token cached through a
-// [providers.TokenStore], updates cards by ctx_id, verifies card callbacks
-// ([CallbackHandler]) and classifies every failure into a [providers.Class].
+// [providers.TokenStore], updates cards by ctx_id for the users named,
+// verifies card callbacks ([CallbackHandler]) and classifies every failure
+// into a [providers.Class]. It registers itself with the core's provider
+// registry ([Descriptor]); *[Config] is its providers.AppConfig.
 //
 // What the documents confirm (specs/wps.md §1–§3): the WPS-3 and WPS-4
 // constructions (WPS-4 is KSO-1's construction with another version literal;
@@ -16,7 +18,9 @@
 // What they do not, and how this package models it:
 //
 //   - The v2 update endpoint: configured (update_path, update_method); the
-//     body mirrors the send body without recipients.
+//     body mirrors the send body, with to_users naming the users whose card
+//     is replaced. Without update_path, Capabilities.Update is false and
+//     [Config.ValidateUpdate] refuses updates at enqueue.
 //   - The private-deployment company_token endpoint: configured
 //     (company_token_path, required for wps4); the answer is read as
 //     {"company_token","expires_in"} or {"token":{…}}; a missing expires_in
@@ -35,10 +39,12 @@
 //     ([CtxID]) so a re-sent part carries the same reference.
 //   - The callback body schema: read as the v7 shape (data.app_ctx_id,
 //     data.content.action, …) with the user from company_uid or user_id.
-//   - No v2 recall API is documented: Capabilities.Recall is false.
+//   - No v2 recall or reply API is documented: Capabilities.Recall and Reply
+//     are false, and a message with reply_to is refused.
 //
-// Every part's providers.Result.ProviderMessageID is its ctx_id, the
-// reference [Client.Update] takes and callbacks carry; WPS's own message_id
-// comes from [Client.SendPart]. Secrets (app secret, company_token,
+// Every part's Ref and providers.Result.ProviderMessageID are its ctx_id, the
+// reference [Client.Update] addresses and callbacks carry; WPS's own
+// message_id is kept in Result.State ({"message_id":…}, empty under audit)
+// and comes from [Client.SendPart]. Secrets (app secret, company_token,
 // signatures) never appear in errors or in what Config and Signer print.
 package xiezuo
