@@ -1,0 +1,103 @@
+package wps365
+
+import (
+	"errors"
+	"fmt"
+	"net/url"
+	"strings"
+	"time"
+)
+
+// DefaultBaseURL is the WPS 365 public-cloud API host.
+const DefaultBaseURL = "https://openapi.wps.cn"
+
+// DefaultTokenPath is the path of the token endpoint under the base URL and
+// unsigned prefix (POST {base_url}{unsigned_prefix}/oauth2/token).
+const DefaultTokenPath = "/oauth2/token"
+
+// Config is the wps365 block of an app in the dispatcher config.
+//
+// A public-cloud app needs only app_id and app_secret. A private deployment
+// sets base_url to its domain and unsigned_prefix to "/openapi": requests go
+// to {domain}/openapi/v7/... and the token to {domain}/openapi/oauth2/token,
+// while KSO-1 signs /v7/... only.
+type Config struct {
+	// BaseURL is the API host, without a path. Default DefaultBaseURL
+	// (https://openapi.wps.cn); a simulator's URL in tests.
+	BaseURL string `yaml:"base_url"`
+	// AppID is the app's APPID (client_id, the KSO-1 access key). Required.
+	AppID string `yaml:"app_id"`
+	// AppSecret is the app's APPKEY (client_secret, the KSO-1 and event key).
+	// Required; use ${ENV} in the config file. Never logged or printed.
+	AppSecret string `yaml:"app_secret"`
+	// UnsignedPrefix is a gateway prefix put before every path but left out
+	// of the KSO-1 signature: "/openapi" on a private deployment. Default ""
+	// (public cloud).
+	UnsignedPrefix string `yaml:"unsigned_prefix"`
+	// TokenPath is the token endpoint after the prefix. Default
+	// DefaultTokenPath ("/oauth2/token").
+	TokenPath string `yaml:"token_path"`
+	// CompanyID is the company (tenant) id, used when a message is sent to
+	// everyone (Recipients.All: a batch_create receiver of type company).
+	// Optional.
+	CompanyID string `yaml:"company_id"`
+	// CallbackMaxSkew is how far a callback's X-Kso-Date or an event's time
+	// may be from now. Default DefaultMaxSkew (5m).
+	CallbackMaxSkew time.Duration `yaml:"callback_max_skew"`
+}
+
+// Defaults returns c with every unset optional key at its default and
+// BaseURL without a trailing "/".
+func (c Config) Defaults() Config {
+	if c.BaseURL == "" {
+		c.BaseURL = DefaultBaseURL
+	}
+	c.BaseURL = strings.TrimRight(c.BaseURL, "/")
+	c.UnsignedPrefix = strings.TrimRight(c.UnsignedPrefix, "/")
+	if c.TokenPath == "" {
+		c.TokenPath = DefaultTokenPath
+	}
+	if c.CallbackMaxSkew <= 0 {
+		c.CallbackMaxSkew = DefaultMaxSkew
+	}
+	return c
+}
+
+// Validate checks c (after [Config.Defaults]) and returns every problem,
+// each naming its yaml key ("app_id: required"). The secret's value never
+// appears.
+func (c Config) Validate() error {
+	c = c.Defaults()
+	var errs []error
+	if u, err := url.Parse(c.BaseURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		errs = append(errs, errors.New("base_url: must be an http(s) URL with a host"))
+	} else if u.Path != "" || u.RawQuery != "" {
+		errs = append(errs, errors.New("base_url: must have no path or query (put a gateway prefix in unsigned_prefix)"))
+	}
+	if c.AppID == "" {
+		errs = append(errs, errors.New("app_id: required"))
+	}
+	if c.AppSecret == "" {
+		errs = append(errs, errors.New("app_secret: required"))
+	}
+	if c.UnsignedPrefix != "" && !strings.HasPrefix(c.UnsignedPrefix, "/") {
+		errs = append(errs, errors.New(`unsigned_prefix: must start with "/" (e.g. "/openapi")`))
+	}
+	if !strings.HasPrefix(c.TokenPath, "/") {
+		errs = append(errs, errors.New(`token_path: must start with "/"`))
+	}
+	return errors.Join(errs...)
+}
+
+// String describes c without its secret.
+func (c Config) String() string {
+	secret := "unset"
+	if c.AppSecret != "" {
+		secret = "set"
+	}
+	return fmt.Sprintf("wps365{base_url=%s app_id=%s app_secret=(%s) unsigned_prefix=%q company_id=%s}",
+		c.BaseURL, c.AppID, secret, c.UnsignedPrefix, c.CompanyID)
+}
+
+// GoString is String, so that %#v does not print the secret either.
+func (c Config) GoString() string { return c.String() }
