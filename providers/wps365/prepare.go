@@ -111,7 +111,10 @@ func (c *Client) validateRecipients(to providers.Recipients) error {
 // part's body is the shared prefix and suffix around its receiver, so the
 // cost per part does not grow with the number of parts.
 func (c *Client) Prepare(ctx context.Context, msg *providers.Message, opts providers.PrepareOptions) ([]providers.Part, error) {
-	if err := c.Validate(msg); err != nil {
+	if msg == nil {
+		return nil, providers.Invalid("message", "required")
+	}
+	if err := c.validateRecipients(msg.To); err != nil {
 		return nil, err
 	}
 	ct, err := renderContent(msg.Kind, msg.Text, msg.Body, true)

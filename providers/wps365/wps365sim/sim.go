@@ -240,7 +240,9 @@ type reply struct {
 	body   any
 }
 
-func ok(data any) reply { return reply{status: http.StatusOK, body: map[string]any{"code": 0, "msg": "success", "data": data}} }
+func ok(data any) reply {
+	return reply{status: http.StatusOK, body: map[string]any{"code": 0, "msg": "success", "data": data}}
+}
 
 func fail(status, code int, msg string) reply {
 	return reply{status: status, body: map[string]any{"code": code, "msg": msg}}
@@ -402,4 +404,3 @@ func itoa(n int) string {
 	b, _ := json.Marshal(n)
 	return string(b)
 }
-
