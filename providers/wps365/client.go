@@ -98,20 +98,5 @@ func TokenKey(appID string) string { return "wps365:tok:" + appID }
 // Name returns [ProviderName], "wps365".
 func (c *Client) Name() string { return ProviderName }
 
-// Capabilities: update (cards sent with messages/create as shared cards,
-// see [PartUpdatable]), recall and reply; parts of at most [MaxBatchUsers]
-// users and [MaxBatchDepts] departments (batch_create; updatable cards go
-// one user per part). DedupeWindow is 0: WPS documents no duplicate check
-// for messages/create, so a part whose outcome is unknown must not be
-// re-sent. RecallWindow is 0: no recall time limit is documented.
-func (c *Client) Capabilities() providers.Capabilities {
-	return providers.Capabilities{
-		Update:           true,
-		Recall:           true,
-		Reply:            true,
-		MaxUsersPerPart:  MaxBatchUsers,
-		MaxGroupsPerPart: MaxBatchDepts,
-		DedupeWindow:     0,
-		RecallWindow:     0,
-	}
-}
+// Capabilities is [Config.Capabilities].
+func (c *Client) Capabilities() providers.Capabilities { return c.cfg.Capabilities() }

@@ -6,6 +6,8 @@ import (
 	"net/url"
 	"strings"
 	"time"
+
+	"github.com/msgdispatch/msgdispatch/providers"
 )
 
 // DefaultBaseURL is the WPS 365 public-cloud API host.
@@ -63,28 +65,31 @@ func (c Config) Defaults() Config {
 	return c
 }
 
-// Validate checks c (after [Config.Defaults]) and returns every problem,
-// each naming its yaml key ("app_id: required"). The secret's value never
-// appears.
+// Validate checks c (after [Config.Defaults]) and returns every problem
+// joined, each a *providers.ValidationError whose Field is its yaml key
+// ("app_id: required"). The secret's value never appears.
 func (c Config) Validate() error {
 	c = c.Defaults()
 	var errs []error
+	add := func(field, format string, args ...any) {
+		errs = append(errs, providers.Invalid(field, format, args...))
+	}
 	if u, err := url.Parse(c.BaseURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		errs = append(errs, errors.New("base_url: must be an http(s) URL with a host"))
+		add("base_url", "must be an http(s) URL with a host")
 	} else if u.Path != "" || u.RawQuery != "" {
-		errs = append(errs, errors.New("base_url: must have no path or query (put a gateway prefix in unsigned_prefix)"))
+		add("base_url", "must have no path or query (put a gateway prefix in unsigned_prefix)")
 	}
 	if c.AppID == "" {
-		errs = append(errs, errors.New("app_id: required"))
+		add("app_id", "required")
 	}
 	if c.AppSecret == "" {
-		errs = append(errs, errors.New("app_secret: required"))
+		add("app_secret", "required")
 	}
 	if c.UnsignedPrefix != "" && !strings.HasPrefix(c.UnsignedPrefix, "/") {
-		errs = append(errs, errors.New(`unsigned_prefix: must start with "/" (e.g. "/openapi")`))
+		add("unsigned_prefix", `must start with "/" (e.g. "/openapi")`)
 	}
 	if !strings.HasPrefix(c.TokenPath, "/") {
-		errs = append(errs, errors.New(`token_path: must start with "/"`))
+		add("token_path", `must start with "/"`)
 	}
 	return errors.Join(errs...)
 }
@@ -101,3 +106,42 @@ func (c Config) String() string {
 
 // GoString is String, so that %#v does not print the secret either.
 func (c Config) GoString() string { return c.String() }
+
+// RequiredKeys are the keys a wps365 block needs: base_url, app_id and
+// app_secret.
+func (c Config) RequiredKeys() []string { return []string{"base_url", "app_id", "app_secret"} }
+
+// MultiTenant is false: a WPS 365 app sends for one company.
+func (c Config) MultiTenant() bool { return false }
+
+// Company is the company the app sends to: company_id when set, else
+// app_id (the app belongs to one company). tenant is ignored.
+func (c Config) Company(string) string {
+	if c.CompanyID != "" {
+		return c.CompanyID
+	}
+	return c.AppID
+}
+
+// NormalizeRecipient trims spaces around id; WPS ids keep their case (no
+// documentation says they are case-insensitive).
+func (c Config) NormalizeRecipient(id string) string { return strings.TrimSpace(id) }
+
+// Capabilities: update (kind card, sent as shared cards with
+// messages/create, one receiver per part), recall and reply; parts of at
+// most [MaxBatchUsers] users and [MaxBatchDepts] departments
+// (batch_create). DedupeWindow is 0: WPS documents no duplicate check for
+// messages/create, so a part whose outcome is unknown must not be re-sent.
+// RecallWindow is 0: no recall time limit is documented.
+func (c Config) Capabilities() providers.Capabilities {
+	return providers.Capabilities{
+		Update:           true,
+		Recall:           true,
+		Reply:            true,
+		UpdatableKinds:   []providers.Kind{providers.KindCard},
+		MaxUsersPerPart:  MaxBatchUsers,
+		MaxGroupsPerPart: MaxBatchDepts,
+		DedupeWindow:     0,
+		RecallWindow:     0,
+	}
+}

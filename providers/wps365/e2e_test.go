@@ -68,8 +68,11 @@ func TestSendTextAndMarkdown(t *testing.T) {
 			if tc.notUser != "" && len(b.sim.Deliveries(tc.notUser)) != 0 {
 				t.Fatalf("%s received a message not meant for them", tc.notUser)
 			}
-			if wps365.PartUpdatable(&parts[0]) {
+			if wps365.PartUpdatable(&parts[0]) || !parts[0].NotUpdatable {
 				t.Fatalf("a text part is marked updatable")
+			}
+			if parts[0].Ref != "" {
+				t.Fatalf("part Ref %q, want none (the v7 card has no app_ctx_id field)", parts[0].Ref)
 			}
 		})
 	}
@@ -112,7 +115,7 @@ func TestCardToUsersAndChatIsUpdatable(t *testing.T) {
 		t.Fatalf("%d parts, want one create per user and chat (3)", len(parts))
 	}
 	for i, p := range parts {
-		if !wps365.PartUpdatable(&p) {
+		if !wps365.PartUpdatable(&p) || p.NotUpdatable {
 			t.Fatalf("part %d not updatable: %s", i, p.Body)
 		}
 		if !bytes.Contains(p.Body, []byte(`"shared_card":true`)) {
@@ -127,9 +130,13 @@ func TestCardToUsersAndChatIsUpdatable(t *testing.T) {
 		t.Fatalf("u1 has %d deliveries, want 2", n)
 	}
 	// Update the card sent to u3: the whole card is replaced.
-	_, err := b.client.Update(context.Background(), &providers.UpdateRequest{ProviderMessageID: res[1].ProviderMessageID, Kind: providers.KindCard, Body: testCard("v2", 3)})
+	out, err := b.client.Update(context.Background(), &providers.UpdateRequest{MessageID: "m-1", Part: &parts[1], Sent: res[1], Users: []string{"u3"},
+		Content: providers.Content{Kind: providers.KindCard, Body: testCard("v2", 3)}})
 	if err != nil {
 		t.Fatalf("Update: %v", err)
+	}
+	if len(out.Updated) != 1 || out.Updated[0] != "u3" || len(out.Unreachable) != 0 {
+		t.Fatalf("Update = %+v, want u3 updated", out)
 	}
 	ds := b.sim.Deliveries("u3")
 	if len(ds) != 1 || ds[0].Updates != 1 || !bytes.Contains(ds[0].Content, []byte(`"v2"`)) || bytes.Contains(ds[0].Content, []byte(`"v1"`)) {
@@ -141,15 +148,31 @@ func TestBatchToDeptIsNotUpdatable(t *testing.T) {
 	t.Parallel()
 	b := setup(t)
 	parts, res := b.sendAll(t, &providers.Message{Kind: providers.KindCard, Body: testCard("dept", 1), To: providers.Recipients{Depts: []string{"d1"}}})
-	if len(parts) != 1 || wps365.PartUpdatable(&parts[0]) {
+	if len(parts) != 1 || wps365.PartUpdatable(&parts[0]) || !parts[0].NotUpdatable {
 		t.Fatalf("a batch part must be one part marked not updatable: %d parts", len(parts))
 	}
 	if m, _ := b.sim.MessageOf(res[0].ProviderMessageID); m.Via != wps365sim.EndpointBatchCreate || len(m.Users) != 2 {
 		t.Fatalf("simulator view %+v, want a batch_create to u1, u2", m)
 	}
-	_, err := b.client.Update(context.Background(), &providers.UpdateRequest{ProviderMessageID: res[0].ProviderMessageID, Kind: providers.KindCard, Body: testCard("new", 1)})
-	if !errors.Is(err, wps365.ErrNotUpdatable) || providers.ClassOf(err) != providers.ClassPermanent {
-		t.Fatalf("Update of a batch message = %v, want permanent ErrNotUpdatable", err)
+	users := []string{"u1", "u2"}
+	req := &providers.UpdateRequest{MessageID: "m-1", Part: &parts[0], Sent: res[0], Users: users, Content: providers.Content{Kind: providers.KindCard, Body: testCard("new", 1)}}
+	out, err := b.client.Update(context.Background(), req)
+	if err != nil || len(out.Updated) != 0 || len(out.Unreachable) != 2 || !strings.Contains(out.Unreachable["u1"], "batch_create") {
+		t.Fatalf("Update of a batch part = %+v, %v; want u1, u2 unreachable (batch_create), no error", out, err)
+	}
+	if n := len(b.sim.RequestsTo(wps365sim.EndpointUpdate)); n != 0 {
+		t.Fatalf("%d update requests for a part marked not updatable", n)
+	}
+	// Were the part not marked, WPS's own refusal ("msg not updatable") makes the users unreachable too.
+	unmarked := parts[0]
+	unmarked.NotUpdatable = false
+	req.Part = &unmarked
+	out, err = b.client.Update(context.Background(), req)
+	if err != nil || len(out.Unreachable) != 2 || !strings.Contains(out.Unreachable["u2"], "not updatable") {
+		t.Fatalf("Update refused by WPS = %+v, %v; want u1, u2 unreachable, no error", out, err)
+	}
+	if r := b.sim.RequestsTo(wps365sim.EndpointUpdate); len(r) != 1 || r[0].Status == http.StatusOK {
+		t.Fatalf("update requests %+v, want one refused", r)
 	}
 	if m, _ := b.sim.MessageOf(res[0].ProviderMessageID); m.Updates != 0 {
 		t.Fatalf("the batch message was changed")
@@ -161,12 +184,24 @@ func TestNonSharedCardUpdateRefused(t *testing.T) {
 	b := setup(t)
 	card := []byte(`{"config":{"shared_card":false},"i18n_items":[{"key":"zh-CN","value":{"elements":[]}}]}`)
 	parts, res := b.sendAll(t, &providers.Message{Kind: providers.KindCard, Body: card, To: providers.Recipients{Users: []string{"u1"}}})
-	if wps365.PartUpdatable(&parts[0]) {
+	if wps365.PartUpdatable(&parts[0]) || !parts[0].NotUpdatable {
 		t.Fatalf("a non-shared card part is marked updatable")
 	}
-	_, err := b.client.Update(context.Background(), &providers.UpdateRequest{ProviderMessageID: res[0].ProviderMessageID, Kind: providers.KindCard, Body: testCard("x", 1)})
-	if !errors.Is(err, wps365.ErrNotUpdatable) {
-		t.Fatalf("Update = %v, want ErrNotUpdatable", err)
+	req := &providers.UpdateRequest{MessageID: "m-1", Part: &parts[0], Sent: res[0], Users: []string{"u1"}, Content: providers.Content{Kind: providers.KindCard, Body: testCard("x", 1)}}
+	out, err := b.client.Update(context.Background(), req)
+	if err != nil || !strings.Contains(out.Unreachable["u1"], "shared_card") {
+		t.Fatalf("Update = %+v, %v; want u1 unreachable (not a shared card)", out, err)
+	}
+	// WPS's own answer, for a part not marked: "msg not updatable", wrapping ErrNotUpdatable.
+	unmarked := parts[0]
+	unmarked.NotUpdatable = false
+	req.Part = &unmarked
+	out, err = b.client.Update(context.Background(), req)
+	if err != nil || !strings.Contains(out.Unreachable["u1"], "msg not updatable") {
+		t.Fatalf("Update = %+v, %v; want u1 unreachable with WPS's msg not updatable", out, err)
+	}
+	if m, _ := b.sim.MessageOf(res[0].ProviderMessageID); m.Updates != 0 {
+		t.Fatalf("the non-shared card was changed")
 	}
 }
 
@@ -193,42 +228,52 @@ func TestReply(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	res, err := b.client.Reply(context.Background(), &providers.ReplyRequest{ChatID: "c1", ReplyTo: orig, Kind: providers.KindText,
+	parts, res := b.sendAll(t, &providers.Message{Kind: providers.KindText, ReplyTo: &providers.ReplyTo{Chat: "c1", MessageID: orig},
 		Text: `<at id="0">u1</at> I am`, Body: []byte(`{"mentions":[{"id":"0","type":"user","identity":{"company_id":"comp1","id":"u1","type":"user"}}]}`)})
-	if err != nil {
-		t.Fatalf("Reply: %v", err)
+	if len(parts) != 1 || !parts[0].NotUpdatable || len(parts[0].To.Chats) != 1 || parts[0].To.Chats[0] != "c1" {
+		t.Fatalf("parts %+v, want one not-updatable reply part to c1", parts)
 	}
-	m, ok := b.sim.MessageOf(res.ProviderMessageID)
+	m, ok := b.sim.MessageOf(res[0].ProviderMessageID)
 	if !ok || m.ReplyTo != orig || m.ChatID != "c1" || m.Via != wps365sim.EndpointReply || !bytes.Contains(m.Mentions, []byte(`"u1"`)) {
 		t.Fatalf("reply as the simulator sees it: %+v", m)
 	}
 	if got := b.sim.ChatMessages("c1"); len(got) != 2 {
 		t.Fatalf("chat c1 has %d messages, want the question and the reply", len(got))
 	}
+	if n := len(b.sim.RequestsTo(wps365sim.EndpointCreate)); n != 0 {
+		t.Fatalf("%d create requests for a reply", n)
+	}
 }
 
 func TestReplyRefusedBeforeSending(t *testing.T) {
 	t.Parallel()
+	rt := &providers.ReplyTo{Chat: "c1", MessageID: "m"}
 	tests := []struct {
 		desc  string
-		req   providers.ReplyRequest
+		msg   providers.Message
 		field string
 	}{
-		{desc: "card", req: providers.ReplyRequest{ChatID: "c1", ReplyTo: "m", Kind: providers.KindCard, Body: testCard("x", 1)}, field: "kind"},
-		{desc: "raw file", req: providers.ReplyRequest{ChatID: "c1", ReplyTo: "m", Kind: providers.KindRaw,
+		{desc: "card", msg: providers.Message{ReplyTo: rt, Kind: providers.KindCard, Body: testCard("x", 1)}, field: "kind"},
+		{desc: "raw file", msg: providers.Message{ReplyTo: rt, Kind: providers.KindRaw,
 			Body: []byte(`{"type":"file","content":{"file":{"type":"local","local":{"storage_key":"k"}}}}`)}, field: "body.type"},
-		{desc: "too long", req: providers.ReplyRequest{ChatID: "c1", ReplyTo: "m", Kind: providers.KindText, Text: strings.Repeat("字", 5001)}, field: "text"},
-		{desc: "unmatched at", req: providers.ReplyRequest{ChatID: "c1", ReplyTo: "m", Kind: providers.KindText, Text: `<at id="3">x</at>`}, field: "body.mentions"},
-		{desc: "no chat", req: providers.ReplyRequest{ReplyTo: "m", Kind: providers.KindText, Text: "x"}, field: "chat_id"},
+		{desc: "too long", msg: providers.Message{ReplyTo: rt, Kind: providers.KindText, Text: strings.Repeat("字", 5001)}, field: "text"},
+		{desc: "unmatched at", msg: providers.Message{ReplyTo: rt, Kind: providers.KindText, Text: `<at id="3">x</at>`}, field: "body.mentions"},
+		{desc: "no chat", msg: providers.Message{ReplyTo: &providers.ReplyTo{MessageID: "m"}, Kind: providers.KindText, Text: "x"}, field: "reply_to.chat"},
+		{desc: "no message id", msg: providers.Message{ReplyTo: &providers.ReplyTo{Chat: "c1"}, Kind: providers.KindText, Text: "x"}, field: "reply_to.message_id"},
+		{desc: "to another chat", msg: providers.Message{ReplyTo: rt, To: providers.Recipients{Chats: []string{"c2"}}, Kind: providers.KindText, Text: "x"}, field: "to"},
+		{desc: "to users", msg: providers.Message{ReplyTo: rt, To: providers.Recipients{Users: []string{"u1"}}, Kind: providers.KindText, Text: "x"}, field: "to"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.desc, func(t *testing.T) {
 			t.Parallel()
 			b := setup(t)
-			_, err := b.client.Reply(context.Background(), &tc.req)
 			var ve *providers.ValidationError
+			if err := b.cfg.ValidateMessage(&tc.msg); !errors.As(err, &ve) || ve.Field != tc.field {
+				t.Fatalf("ValidateMessage = %v, want a ValidationError on %s", err, tc.field)
+			}
+			_, err := b.client.Prepare(context.Background(), &tc.msg, providers.PrepareOptions{MessageID: "m-1"})
 			if !errors.As(err, &ve) || ve.Field != tc.field {
-				t.Fatalf("Reply = %v, want a ValidationError on %s", err, tc.field)
+				t.Fatalf("Prepare = %v, want a ValidationError on %s", err, tc.field)
 			}
 			if n := len(b.sim.RequestsTo(wps365sim.EndpointReply)); n != 0 {
 				t.Fatalf("%d reply requests reached the simulator", n)

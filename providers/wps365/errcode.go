@@ -9,14 +9,15 @@ import (
 	"github.com/msgdispatch/msgdispatch/providers"
 )
 
-// Errors the core can test with errors.Is on what Send, Update, Recall and
-// Reply return, without knowing WPS codes. Each is wrapped in a
+// Errors callers can test with errors.Is on what Send, Update and Recall
+// return, without knowing WPS codes. Each is wrapped in a
 // *providers.Error of class permanent.
 var (
 	// ErrNotUpdatable: the message cannot be updated — it was sent with
 	// messages/batch_create, is not a card, or is a card that is not shared
-	// (WPS answers "msg not updatable"). [Client.Update] also returns it
-	// before any request for content that is not a card.
+	// (WPS answers "msg not updatable"). The providers.Error carrying it
+	// also has Reason providers.ErrNotUpdatable; [Client.Update] turns it
+	// into unreachable users.
 	ErrNotUpdatable = errors.New("wps365: message not updatable (batch_create message, not a card, or not a shared card)")
 	// ErrMessageGone: WPS does not know the message (HTTP 404: deleted,
 	// recalled, or never sent by this app).
@@ -42,7 +43,8 @@ func codeStatus(code int) int {
 // code and msg from the body (code 0 when the body had none). It is the only
 // place v7 answers are classified:
 //
-//   - "not updatable" in msg → permanent, wrapping ErrNotUpdatable;
+//   - "not updatable" in msg → permanent, wrapping ErrNotUpdatable, with
+//     Reason providers.ErrNotUpdatable;
 //   - HTTP 429 or code 429xxxxxx, HTTP 503 → throttled, RetryAfter from
 //     Retry-After (default 5 s);
 //   - other 5xx (HTTP or code) → retryable: the gateway answered, so the
@@ -60,7 +62,7 @@ func (c *Client) classify(op string, status, code int, msg string, h http.Header
 	cs := codeStatus(code)
 	switch {
 	case strings.Contains(strings.ToLower(msg), "not updatable"):
-		e.Class, e.Err = providers.ClassPermanent, ErrNotUpdatable
+		e.Class, e.Err, e.Reason = providers.ClassPermanent, ErrNotUpdatable, providers.ErrNotUpdatable
 	case status == http.StatusTooManyRequests, cs == http.StatusTooManyRequests, status == http.StatusServiceUnavailable:
 		e.Class = providers.ClassThrottled
 		e.RetryAfter = retryAfter(h.Get("Retry-After"), c.now())

@@ -92,11 +92,9 @@ func TestRequestsEqualFixtures(t *testing.T) {
 	}{
 		{desc: "seed reply", file: "reply_seed.http", wantID: "msg_reply_1",
 			answer: `{"data":{"message_id":"msg_reply_1","type":"text","content":{"text":{"content":"<at id=\"0\">张三</at> 已收到","type":"plain"}},"mentions":[{"id":"0","identity":{"company_id":"comp1","id":"u1","type":"user"},"type":"user"}]},"code":0,"msg":"success"}`,
-			do: func(c *wps365.Client) (*providers.Result, error) {
-				return c.Reply(context.Background(), &providers.ReplyRequest{ChatID: "chat_8d3f", ReplyTo: "msg_a1b2", Kind: providers.KindText,
-					Text: `<at id="0">张三</at> 已收到`,
-					Body: []byte(`{"mentions":[{"id":"0","type":"user","identity":{"company_id":"comp1","id":"u1","type":"user"}}]}`)})
-			}},
+			do: send(providers.Message{ReplyTo: &providers.ReplyTo{Chat: "chat_8d3f", MessageID: "msg_a1b2"}, Kind: providers.KindText,
+				Text: `<at id="0">张三</at> 已收到`,
+				Body: []byte(`{"mentions":[{"id":"0","type":"user","identity":{"company_id":"comp1","id":"u1","type":"user"}}]}`)})},
 		{desc: "create text to a user", file: "create_text_user.http", wantID: "msg_c1",
 			answer: `{"code":0,"msg":"success","data":{"message_id":"msg_c1"}}`,
 			do:     send(providers.Message{Kind: providers.KindText, Text: "hello", To: providers.Recipients{Users: []string{"u1"}}})},
@@ -106,7 +104,16 @@ func TestRequestsEqualFixtures(t *testing.T) {
 		{desc: "update card", file: "update_card.http", wantID: "msg_a1b2",
 			answer: `{"code":0,"msg":"success"}`,
 			do: func(c *wps365.Client) (*providers.Result, error) {
-				return c.Update(context.Background(), &providers.UpdateRequest{ProviderMessageID: "msg_a1b2", Kind: providers.KindCard, Body: card})
+				part := providers.Part{To: providers.Recipients{Users: []string{"u1"}}}
+				out, err := c.Update(context.Background(), &providers.UpdateRequest{Part: &part, Sent: &providers.Result{ProviderMessageID: "msg_a1b2"},
+					Users: []string{"u1"}, Content: providers.Content{Kind: providers.KindCard, Body: card}})
+				if err != nil {
+					return nil, err
+				}
+				if len(out.Updated) != 1 || out.Updated[0] != "u1" {
+					t.Errorf("Update = %+v, want u1 updated", out)
+				}
+				return &providers.Result{ProviderMessageID: "msg_a1b2"}, nil
 			}},
 	}
 	for _, tc := range tests {

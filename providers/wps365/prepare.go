@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"strconv"
 	"strings"
 
 	"github.com/msgdispatch/msgdispatch/providers"
@@ -49,48 +48,8 @@ func ParsePartnerUser(id string) (partnerID, userID string, ok bool) {
 	return partnerID, userID, ok && partnerID != "" && userID != ""
 }
 
-// Validate checks msg by WPS 365's rules without I/O: content (see the
-// Kind constants; ≤ 5000 characters of text, cards ≤ 20 components per
-// language and ≤ 15000 characters, ≤ 100 mentions each matching an <at
-// id=…>), and recipients: users (plain ids, or partner users as
-// "partner:{partner_id}:{user_id}"), depts, chats, and All (needs
-// company_id in the config); no tags. Errors are *providers.ValidationError
-// naming the field ("to.users[3]", "text", "body.i18n_items[0].value.elements").
-func (c *Client) Validate(msg *providers.Message) error {
-	if msg == nil {
-		return providers.Invalid("message", "required")
-	}
-	if err := c.validateRecipients(msg.To); err != nil {
-		return err
-	}
-	_, err := renderContent(msg.Kind, msg.Text, msg.Body, true)
-	return err
-}
-
-func (c *Client) validateRecipients(to providers.Recipients) error {
-	if to.Empty() {
-		return providers.Invalid("to", "required: at least one user, dept, chat, or all")
-	}
-	if len(to.Tags) > 0 {
-		return providers.Invalid("to.tags", "WPS 365 has no tags")
-	}
-	if to.All && c.cfg.CompanyID == "" {
-		return providers.Invalid("to.all", "needs company_id in the wps365 config")
-	}
-	for field, ids := range map[string][]string{"to.users": to.Users, "to.depts": to.Depts, "to.chats": to.Chats} {
-		for i, id := range ids {
-			if strings.TrimSpace(id) == "" {
-				return providers.Invalid(field+"["+strconv.Itoa(i)+"]", "empty id")
-			}
-			if field == "to.users" && strings.HasPrefix(id, PartnerUserPrefix) {
-				if _, _, ok := ParsePartnerUser(id); !ok {
-					return providers.Invalid(field+"["+strconv.Itoa(i)+"]", "a partner user is partner:{partner_id}:{user_id}")
-				}
-			}
-		}
-	}
-	return nil
-}
+// Validate is [Config.ValidateMessage] with the client's config.
+func (c *Client) Validate(msg *providers.Message) error { return c.cfg.ValidateMessage(msg) }
 
 // Prepare validates msg and renders its parts, each the exact body of one
 // request:
@@ -106,15 +65,24 @@ func (c *Client) validateRecipients(to providers.Recipients) error {
 //     and All are packed into batch_create parts of at most 200 users, 50
 //     depts and the company.
 //
-// Whether a part can be updated is [PartUpdatable]; the same holds of the
-// message id Send records for it. The content is rendered once and every
+// A message with ReplyTo is one reply part instead (see [Client.Send]).
+//
+// Part.NotUpdatable is set on every part but the creates of a shared card:
+// batch parts, non-shared cards, non-card content and replies can never be
+// updated ([PartUpdatable] says the same from the body). Part.Ref stays
+// empty: callbacks carry an app_ctx_id, but the v7 card structure
+// (specs/wps.md §4.8) documents no field to set one in, so the provider has
+// no reference of its own to give. The content is rendered once and every
 // part's body is the shared prefix and suffix around its receiver, so the
 // cost per part does not grow with the number of parts.
 func (c *Client) Prepare(ctx context.Context, msg *providers.Message, opts providers.PrepareOptions) ([]providers.Part, error) {
 	if msg == nil {
 		return nil, providers.Invalid("message", "required")
 	}
-	if err := c.validateRecipients(msg.To); err != nil {
+	if msg.ReplyTo != nil {
+		return c.prepareReply(msg)
+	}
+	if err := c.cfg.validateRecipients(msg.To); err != nil {
 		return nil, err
 	}
 	ct, err := renderContent(msg.Kind, msg.Text, msg.Body, true)
@@ -127,9 +95,11 @@ func (c *Client) Prepare(ctx context.Context, msg *providers.Message, opts provi
 	}
 	to := msg.To
 	var parts []providers.Part
-	add := func(body []byte, rcpt providers.Recipients) {
-		parts = append(parts, providers.Part{Index: len(parts), Tenant: msg.Tenant, To: rcpt, Body: body})
+	add := func(body []byte, rcpt providers.Recipients, updatable bool) {
+		parts = append(parts, providers.Part{Index: len(parts), Tenant: msg.Tenant, To: rcpt, Body: body, NotUpdatable: !updatable})
 	}
+	// Only a shared card sent with messages/create can be updated.
+	createUpdatable := ct.Type == "card" && ct.Shared
 	single := func(r receiver, rcpt providers.Recipients) error {
 		rb, err := encodeJSON(r)
 		if err != nil {
@@ -137,7 +107,7 @@ func (c *Client) Prepare(ctx context.Context, msg *providers.Message, opts provi
 		}
 		b := make([]byte, 0, len(pre)+len(rb)+len(suf))
 		b = append(append(append(b, pre...), rb...), suf...)
-		add(b, rcpt)
+		add(b, rcpt, createUpdatable)
 		return nil
 	}
 	var batchUsers []string
@@ -190,7 +160,7 @@ func (c *Client) Prepare(ctx context.Context, msg *providers.Message, opts provi
 			if err != nil {
 				return nil, providers.Invalid("to", "%v", err)
 			}
-			add(append(append(append([]byte{}, bpre...), rb...), bsuf...), rcpt)
+			add(append(append(append([]byte{}, bpre...), rb...), bsuf...), rcpt, false)
 		}
 	}
 	return parts, nil

@@ -1,7 +1,7 @@
 package wps365
 
 import (
-	"context"
+	"bytes"
 	"encoding/json"
 	"net/url"
 
@@ -16,61 +16,52 @@ type replyBody struct {
 	Content  json.RawMessage `json:"content"`
 }
 
-// ValidateReply checks a reply by the reply API's rules, without I/O: chat
-// and message ids, and content of type text (kinds text and markdown),
-// rich_text or image (kinds rich_text, image, or raw of those types), ≤ 5000
-// characters, ≤ 100 mentions each matching an <at id=…> of the text.
-// Errors are *providers.ValidationError naming the field ("chat_id",
-// "reply_to", "kind", "text", "body.mentions[0].identity.id").
-func ValidateReply(req *providers.ReplyRequest) error {
-	_, err := replyRequestBody(req)
-	return err
+// replyPart is the stored body of a reply part. The reply API names its
+// target in the path, and a Part has no field for a path, so the part body
+// carries the target next to the exact request body, which Send posts
+// byte for byte:
+//
+//	{"reply_to":{"chat":…,"message_id":…},"request":{"type":…,"mentions":[…],"content":{…}}}
+//
+// A create or batch_create body never has the key "reply_to".
+type replyPart struct {
+	ReplyTo providers.ReplyTo `json:"reply_to"`
+	Request json.RawMessage   `json:"request"`
 }
 
-func replyRequestBody(req *providers.ReplyRequest) ([]byte, error) {
-	switch {
-	case req == nil:
-		return nil, providers.Invalid("reply", "required")
-	case req.ChatID == "":
-		return nil, providers.Invalid("chat_id", "required: the chat of the message answered")
-	case req.ReplyTo == "":
-		return nil, providers.Invalid("reply_to", "required: the message_id answered")
-	}
-	switch req.Kind {
-	case providers.KindText, providers.KindMarkdown, KindRichText, KindImage, providers.KindRaw:
-	default:
-		return nil, providers.Invalid("kind", "a reply is text, markdown, rich_text or image, not %q", req.Kind)
-	}
-	ct, err := renderContent(req.Kind, req.Text, req.Body, false)
+// replyPrefix starts the body of every reply part.
+var replyPrefix = []byte(`{"reply_to":`)
+
+// prepareReply renders msg (with ReplyTo) as one part to the chat
+// reply_to.chat; it is never updatable.
+func (c *Client) prepareReply(msg *providers.Message) ([]providers.Part, error) {
+	ct, err := c.cfg.validateReply(msg)
 	if err != nil {
 		return nil, err
 	}
-	if !replyTypes[ct.Type] {
-		return nil, providers.Invalid("body.type", "a reply is text, rich_text or image, not %q", ct.Type)
-	}
-	b, err := encodeJSON(replyBody{Type: ct.Type, Mentions: ct.Mentions, Content: ct.Content})
+	req, err := encodeJSON(replyBody{Type: ct.Type, Mentions: ct.Mentions, Content: ct.Content})
 	if err != nil {
 		return nil, providers.Invalid("body", "%v", err)
 	}
-	return b, nil
+	target, err := encodeJSON(providers.ReplyTo{Chat: msg.ReplyTo.Chat, MessageID: msg.ReplyTo.MessageID})
+	if err != nil {
+		return nil, providers.Invalid("reply_to", "%v", err)
+	}
+	body := make([]byte, 0, len(replyPrefix)+len(target)+len(req)+12)
+	body = append(append(append(append(append(body, replyPrefix...), target...), `,"request":`...), req...), '}')
+	return []providers.Part{{Index: 0, Tenant: msg.Tenant, To: providers.Recipients{Chats: []string{msg.ReplyTo.Chat}},
+		NotUpdatable: true, Body: body}}, nil
 }
 
-// Reply answers a chat message: POST
-// /v7/chats/{chat_id}/messages/{message_id}/reply with {type, mentions,
-// content}, KSO-1 signed, token refreshed once like Send. The Result's
-// ProviderMessageID is data.message_id of the reply. Content is checked by
-// [ValidateReply] first.
-func (c *Client) Reply(ctx context.Context, req *providers.ReplyRequest) (*providers.Result, error) {
-	body, err := replyRequestBody(req)
-	if err != nil {
-		return nil, err
+// parseReplyPart returns the target and the exact request body of a reply
+// part; ok is false for any other body.
+func parseReplyPart(body []byte) (path string, request []byte, ok bool) {
+	if !bytes.HasPrefix(body, replyPrefix) {
+		return "", nil, false
 	}
-	path := "/v7/chats/" + url.PathEscape(req.ChatID) + "/messages/" + url.PathEscape(req.ReplyTo) + "/reply"
-	data, err := c.call(ctx, opReply, path, body)
-	if err != nil {
-		return nil, err
+	var p replyPart
+	if json.Unmarshal(body, &p) != nil || p.ReplyTo.Chat == "" || p.ReplyTo.MessageID == "" || len(p.Request) == 0 {
+		return "", nil, false
 	}
-	var d createData
-	_ = json.Unmarshal(data, &d)
-	return &providers.Result{ProviderMessageID: d.MessageID}, nil
+	return "/v7/chats/" + url.PathEscape(p.ReplyTo.Chat) + "/messages/" + url.PathEscape(p.ReplyTo.MessageID) + "/reply", p.Request, true
 }

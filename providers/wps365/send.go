@@ -21,31 +21,35 @@ type batchData struct {
 
 // Send POSTs part.Body, byte for byte and KSO-1 signed, to
 // /v7/messages/create (a body with "receiver") or /v7/messages/batch_create
-// (a body with "receivers"), with the app's bearer token; on HTTP 401 the
-// token is invalidated (compare-and-delete), refreshed, and the same bytes
-// sent once more.
+// (a body with "receivers"); a reply part's request body goes to
+// /v7/chats/{chat_id}/messages/{message_id}/reply (Prepare keeps the target
+// in the part body). Every call carries the app's bearer token; on HTTP 401
+// the token is invalidated (compare-and-delete), refreshed, and the same
+// bytes sent once more.
 //
 // On code 0 the Result's ProviderMessageID is data.message_id; a batch's
 // data.invalid_receivers come back in Result.Invalid (partner users as
-// "partner:{partner_id}:{user_id}"). Whether the message can be updated is
-// [PartUpdatable](part). Failures are *providers.Error (Provider "wps365",
-// Op "messages/create" or "messages/batch_create", or "oauth2/token")
-// classified as the unexported classify says; a request that may have been
-// applied (timeout, reset, undecodable answer) is ClassUnknownOutcome, which
-// this provider cannot re-send safely (no dedupe window).
+// "partner:{partner_id}:{user_id}"). Failures are *providers.Error
+// (Provider "wps365", Op "messages/create", "messages/batch_create",
+// "messages/reply" or "oauth2/token") classified as the unexported classify
+// says; a request that may have been applied (timeout, reset, undecodable
+// answer) is ClassUnknownOutcome, which this provider cannot re-send safely
+// (no dedupe window).
 func (c *Client) Send(ctx context.Context, part *providers.Part) (*providers.Result, error) {
 	if part == nil || len(part.Body) == 0 {
 		return nil, &providers.Error{Provider: ProviderName, Op: opCreate, Class: providers.ClassPermanent, Message: "empty part: nothing to send"}
 	}
-	op, path := opCreate, pathCreate
-	if isBatch(part.Body) {
+	op, path, body := opCreate, pathCreate, part.Body
+	if rpath, req, ok := parseReplyPart(part.Body); ok {
+		op, path, body = opReply, rpath, req
+	} else if isBatch(part.Body) {
 		op, path = opBatchCreate, pathBatchCreate
 	}
-	data, err := c.call(ctx, op, path, part.Body)
+	data, err := c.call(ctx, op, path, body)
 	if err != nil {
 		return nil, err
 	}
-	if op == opCreate {
+	if op != opBatchCreate {
 		var d createData
 		_ = json.Unmarshal(data, &d) // code 0: accepted whatever the data's shape
 		return &providers.Result{ProviderMessageID: d.MessageID}, nil
