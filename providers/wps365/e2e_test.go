@@ -421,3 +421,46 @@ func TestPrivateDeploymentPrefixNotSigned(t *testing.T) {
 		t.Fatalf("%d token fetches, want 1 (expires_in 86400 honoured)", n)
 	}
 }
+
+func TestUpdateOutcomes(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	ctx := context.Background()
+	parts, res := b.sendAll(t, &providers.Message{Kind: providers.KindCard, Body: testCard("v1", 1),
+		To: providers.Recipients{Users: []string{"u1", "u2"}}})
+	content := providers.Content{Kind: providers.KindCard, Body: testCard("v2", 1)}
+	req := func(i int) *providers.UpdateRequest {
+		return &providers.UpdateRequest{MessageID: "m-1", Part: &parts[i], Sent: res[i], Users: parts[i].To.Users, Content: content}
+	}
+
+	// Throttled: an error to retry later, nobody reported, nothing applied.
+	b.sim.Inject(wps365sim.HTTPStatus(http.StatusTooManyRequests, 3*time.Second).On(wps365sim.EndpointUpdate))
+	out, err := b.client.Update(ctx, req(0))
+	if providers.ClassOf(err) != providers.ClassThrottled || out != nil {
+		t.Fatalf("throttled Update = %+v, %v; want a throttled error and no outcomes", out, err)
+	}
+	if m, _ := b.sim.MessageOf(res[0].ProviderMessageID); m.Updates != 0 {
+		t.Fatalf("a throttled update was applied")
+	}
+	out, err = b.client.Update(ctx, req(0))
+	if err != nil || len(out.Updated) != 1 || out.Updated[0] != "u1" {
+		t.Fatalf("Update after the throttle = %+v, %v; want u1 updated", out, err)
+	}
+
+	// Recalled: WPS no longer knows the message, so u2 is unreachable, with no error.
+	if err := b.client.Recall(ctx, &providers.RecallRequest{Part: &parts[1], Sent: res[1]}); err != nil {
+		t.Fatalf("Recall from Sent: %v", err)
+	}
+	out, err = b.client.Update(ctx, req(1))
+	if err != nil || len(out.Updated) != 0 || !strings.Contains(out.Unreachable["u2"], "deleted or recalled") {
+		t.Fatalf("Update of a recalled card = %+v, %v; want u2 unreachable", out, err)
+	}
+
+	// Content that is not a card is refused before any request.
+	before := len(b.sim.RequestsTo(wps365sim.EndpointUpdate))
+	_, err = b.client.Update(ctx, &providers.UpdateRequest{Part: &parts[0], Sent: res[0], Users: []string{"u1"}, Content: providers.Content{Kind: providers.KindText, Text: "x"}})
+	var ve *providers.ValidationError
+	if !errors.As(err, &ve) || ve.Field != "kind" || len(b.sim.RequestsTo(wps365sim.EndpointUpdate)) != before {
+		t.Fatalf("Update with text content = %v, want a ValidationError on kind and no request", err)
+	}
+}
