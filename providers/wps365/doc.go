@@ -16,11 +16,19 @@
 //     Cards go this way, one part per receiver, with config.shared_card:
 //     true, so they can be updated.
 //   - POST /v7/messages/batch_create: ≤ 200 users, ≤ 50 depts, the company;
-//     used only for content that will not be updated. [PartUpdatable] is
-//     false for those parts; an update fails with [ErrNotUpdatable].
-//   - POST /v7/messages/{id}/update (whole card), /v7/messages/{id}/recall,
-//     /v7/chats/{chat_id}/messages/{message_id}/reply (text, rich_text,
-//     image).
+//     used only for content that will not be updated. Those parts carry
+//     Part.NotUpdatable (so does every part but the creates of a shared
+//     card); an update leaves their users unreachable, as it does when WPS
+//     answers "msg not updatable" ([ErrNotUpdatable]).
+//   - POST /v7/messages/{id}/update (whole card), /v7/messages/{id}/recall.
+//   - POST /v7/chats/{chat_id}/messages/{message_id}/reply (text, rich_text,
+//     image): a providers.Message with ReplyTo, which Prepare renders as
+//     one part to the chat and Send posts, so a reply is recorded, counted
+//     and cancelled like a send.
+//
+// Part.Ref is empty: card callbacks carry an app_ctx_id, but the v7 card
+// structure documents no field to set one in. The callback sink still asks
+// the core's message index for the app_ctx_id a click carries.
 //
 // [CallbackHandler] serves the app's callback URL: the challenge echo,
 // KSO-1 verified card actions (xz_card, carrying app_ctx_id) and encrypted

@@ -14,9 +14,9 @@ import (
 func init() { providers.Register(Descriptor()) }
 
 // Descriptor is WPS 365's entry in the provider registry: config block
-// "wps365" (defaults: base_url https://openapi.wps.cn, token_path
-// /oauth2/token, callback_max_skew 5m, unsigned_prefix and company_id
-// empty), on_unknown "give_up" (WPS documents no duplicate check), no
+// "wps365" (required: base_url, app_id, app_secret; defaults: base_url
+// https://openapi.wps.cn, token_path /oauth2/token, callback_max_skew 5m,
+// unsigned_prefix and company_id empty), on_unknown "give_up" (WPS documents no duplicate check), no
 // default quotas (none documented), the client ([New]) and the callback
 // handler ([NewCallbackHandler]) publishing to the app's events stream.
 func Descriptor() providers.Descriptor {
