@@ -210,8 +210,9 @@ type partShape struct {
 // updated with [Client.Update]: a card sent with messages/create (one
 // receiver) whose config.shared_card is not false. Batch parts
 // (messages/batch_create: "receivers" in the body) and non-card parts are
-// not updatable; an update of their message fails with [ErrNotUpdatable].
-// The core keeps this flag next to the part's provider message id.
+// not updatable (WPS answers "msg not updatable", [ErrNotUpdatable]). It
+// reads the body; Prepare sets the same answer, negated, as
+// Part.NotUpdatable, which is what the core and [Client.Update] go by.
 func PartUpdatable(p *providers.Part) bool {
 	if p == nil {
 		return false
