@@ -891,7 +891,7 @@ func TestPerRecipientDefaultsAndNone(t *testing.T) {
 	} {
 		t.Run(tt.desc, func(t *testing.T) {
 			t.Parallel()
-			c, err := Parse([]byte(tt.yml), nil)
+			c, err := parse(t, tt.yml, map[string]string{"HR_SECRET": "s"})
 			if err != nil {
 				t.Fatal(err)
 			}

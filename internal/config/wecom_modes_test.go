@@ -171,7 +171,7 @@ func TestWeComModesErrors(t *testing.T) {
 		{
 			desc: "no tenant_key",
 			yml:  strings.Replace(tp, "    tenant_key: ${TENANT_KEY}\n", "", 1),
-			want: []string{"apps.crm.tenant_key: required with wecom mode third_party: the key that encrypts the tenants' permanent codes at rest (32 bytes as 64 hex digits or base64; use ${ENV})"},
+			want: []string{"apps.crm.tenant_key: required for an app with tenants: the key that encrypts the tenants' secrets at rest (32 bytes as 64 hex digits or base64; use ${ENV})"},
 		},
 		{
 			desc: "short tenant_key",
@@ -182,7 +182,7 @@ func TestWeComModesErrors(t *testing.T) {
 		{
 			desc: "tenant_key on a self-built app",
 			yml:  strings.Replace(wecomApp, "    provider: wecom\n", "    provider: wecom\n    tenant_key: ${TENANT_KEY}\n", 1),
-			want: []string{"apps.hr-bot.tenant_key: only used by wecom apps of mode third_party or custom"},
+			want: []string{"apps.hr-bot.tenant_key: only used by apps with tenants (e.g. wecom mode third_party or custom)"},
 		},
 	}
 	for _, tt := range tests {

@@ -4,4 +4,6 @@ package all
 
 import (
 	_ "github.com/msgdispatch/msgdispatch/providers/wecom"
+	_ "github.com/msgdispatch/msgdispatch/providers/wps365"
+	_ "github.com/msgdispatch/msgdispatch/providers/xiezuo"
 )
