@@ -133,7 +133,7 @@ func CallbackHandler(name string, app config.App, d Deps) (http.Handler, error) 
 // name, which seals the tenants' secrets with the app's tenant_key.
 func Tenants(rdb redis.UniversalClient, name string, app config.App) (*tenant.Store, error) {
 	if !app.MultiTenant() {
-		return nil, fmt.Errorf("catalog: app %s has no tenants (only apps whose provider block says so, e.g. wecom mode third_party or custom)", name)
+		return nil, fmt.Errorf("catalog: app %s has no tenants (only apps whose provider block says so have)", name)
 	}
 	if rdb == nil {
 		return nil, fmt.Errorf("catalog: app %s: tenants need Redis", name)

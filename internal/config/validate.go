@@ -125,7 +125,7 @@ func (p *parser) validateTenantKey(path string, a *App) {
 	case a.MultiTenant() && a.TenantKey == "":
 		p.add(kpath, "required for an app with tenants: the key that encrypts the tenants' secrets at rest (32 bytes as 64 hex digits or base64; use ${ENV})")
 	case !a.MultiTenant() && a.TenantKey != "":
-		p.add(kpath, "only used by apps with tenants (e.g. wecom mode third_party or custom)")
+		p.add(kpath, "only used by apps with tenants (whose provider block says so)")
 	case a.TenantKey != "":
 		if _, err := providers.ParseKey(a.TenantKey); err != nil {
 			p.add(kpath, "%v", err)

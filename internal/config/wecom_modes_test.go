@@ -182,7 +182,7 @@ func TestWeComModesErrors(t *testing.T) {
 		{
 			desc: "tenant_key on a self-built app",
 			yml:  strings.Replace(wecomApp, "    provider: wecom\n", "    provider: wecom\n    tenant_key: ${TENANT_KEY}\n", 1),
-			want: []string{"apps.hr-bot.tenant_key: only used by apps with tenants (e.g. wecom mode third_party or custom)"},
+			want: []string{"apps.hr-bot.tenant_key: only used by apps with tenants (whose provider block says so)"},
 		},
 	}
 	for _, tt := range tests {
