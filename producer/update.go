@@ -6,11 +6,11 @@ import (
 	"errors"
 	"fmt"
 	"time"
-	"unicode/utf8"
 
 	"github.com/hibiken/asynq"
 
 	"github.com/msgdispatch/msgdispatch/internal/catalog"
+	"github.com/msgdispatch/msgdispatch/internal/config"
 	"github.com/msgdispatch/msgdispatch/internal/job"
 	"github.com/msgdispatch/msgdispatch/internal/record"
 	"github.com/msgdispatch/msgdispatch/providers"
@@ -57,7 +57,7 @@ func (c *Client) Update(ctx context.Context, id string, content Content) (int64,
 	case record.Cancelled, record.Failed, record.Expired, record.Unknown:
 		return 0, fmt.Errorf("producer: update %s: %w: it ended %s (%s)", id, ErrNotUpdatable, rec.State, rec.Reason)
 	}
-	if err := validateUpdate(ac.Provider, rec, content, func(m *providers.Message) error { return catalog.Validate(ac, m) }); err != nil {
+	if err := validateUpdate(ac, rec, content); err != nil {
 		return 0, fmt.Errorf("producer: update %s: %w", id, err)
 	}
 	now := c.now()
@@ -75,24 +75,23 @@ func (c *Client) Update(ctx context.Context, id string, content Content) (int64,
 	return seq, nil
 }
 
-// validateUpdate checks content for rec's message: a button update by the
-// provider's update rules, anything else as a whole message to the same
-// recipients.
-func validateUpdate(provider string, rec *record.Record, content Content, validate func(*providers.Message) error) error {
-	if content.Kind == providers.KindButton {
-		switch {
-		case provider != "wecom":
-			return providers.Invalid("kind", "button updates are a WeCom feature")
-		case len(content.Body) > 0:
-			return providers.Invalid("body", "must be empty for kind button (the new button text is in text)")
-		case content.Text == "" || len(content.Text) > 128 || !utf8.ValidString(content.Text):
-			return providers.Invalid("text", "the new button text: 1 to 128 bytes of UTF-8")
-		}
-		return nil
+// validateUpdate checks content for rec's message: first that the provider
+// can apply it to that message at all (catalog.ValidateUpdate: the kind, an
+// updatable message), then, for new whole content, as a whole message to the
+// same recipients.
+func validateUpdate(app config.App, rec *record.Record, content Content) error {
+	if rec.Job == nil {
+		return providers.Invalid("id", "the record of %s holds no message", rec.ID)
 	}
 	msg := rec.Job.Message
+	if err := catalog.ValidateUpdate(app, &msg, content.Kind, content.Text, content.Body); err != nil {
+		return err
+	}
+	if content.Kind == providers.KindButton {
+		return nil
+	}
 	msg.Kind, msg.Text, msg.Body = content.Kind, content.Text, content.Body
-	return validate(&msg)
+	return catalog.Validate(app, &msg)
 }
 
 // enqueueUpdate enqueues the update task of message id. Its id is

@@ -12,6 +12,7 @@ import (
 	"github.com/hibiken/asynq"
 	"github.com/redis/go-redis/v9"
 
+	"github.com/msgdispatch/msgdispatch/internal/catalog"
 	"github.com/msgdispatch/msgdispatch/internal/job"
 	"github.com/msgdispatch/msgdispatch/internal/record"
 	"github.com/msgdispatch/msgdispatch/internal/respcode"
@@ -165,6 +166,23 @@ func (w *Worker) applyUpdate(ctx context.Context, ref *job.Ref, prov providers.P
 	switch rec.State {
 	case record.Cancelled, record.Failed, record.Expired, record.Unknown:
 		return endAll(fmt.Sprintf("the message ended %s: %s", rec.State, rec.Reason))
+	}
+	// Content the provider cannot apply to this message is refused here,
+	// before any code is marked consumed or taken: nothing is used up by a
+	// request that would never leave. (The producer refuses it at enqueue;
+	// this guards update state written before it did.)
+	if rec.Job != nil {
+		if err := catalog.ValidateUpdate(w.cfg.Apps[ref.App], &rec.Job.Message, d.Newest.Kind, d.Newest.Text, d.Newest.Body); err != nil {
+			uw := record.UpdateWrite{}
+			for s := int64(1); s < n; s++ {
+				uw.Entries = append(uw.Entries, record.UpdateEntry{Seq: s, State: record.UpdateSuperseded, At: now, Reason: fmt.Sprintf("update %d is newer", n)})
+			}
+			uw.Entries = append(uw.Entries, record.UpdateEntry{Seq: n, State: record.UpdateFailed, At: now, Reason: "the content cannot apply to this message: " + err.Error()})
+			if err := w.records.WriteUpdates(ctx, ref.App, ref.ID, uw, ttl); err != nil {
+				return err
+			}
+			return w.records.PublishUpdate(context.WithoutCancel(ctx), ref.App, ref.ID, uw.Entries[len(uw.Entries)-1])
+		}
 	}
 	// Parts rendered with older content and not done yet: wait for them (a
 	// message always ends by its expires_at, so this wait is bounded).

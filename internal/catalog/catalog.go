@@ -6,6 +6,7 @@
 package catalog
 
 import (
+	"encoding/json"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -30,6 +31,20 @@ func Validate(app config.App, msg *providers.Message) error {
 			return fmt.Errorf("catalog: provider wecom without a wecom block")
 		}
 		return wecom.ValidateApp(*app.WeCom, msg)
+	default:
+		return fmt.Errorf("catalog: provider %q is not supported", app.Provider)
+	}
+}
+
+// ValidateUpdate checks new content (kind, text, body) for msg, a message of
+// app, by the rules of app's provider, without credentials or I/O: content
+// the provider cannot apply to msg is a *providers.ValidationError naming the
+// field (WeCom: "kind" for anything but a card or button update of an
+// updatable card).
+func ValidateUpdate(app config.App, msg *providers.Message, kind providers.Kind, text string, body json.RawMessage) error {
+	switch app.Provider {
+	case "wecom":
+		return wecom.ValidateUpdateFor(msg, kind, text, body)
 	default:
 		return fmt.Errorf("catalog: provider %q is not supported", app.Provider)
 	}
