@@ -267,8 +267,11 @@ func (w *Worker) updatePart(ctx context.Context, rec *record.Record, p *record.P
 	n, c := d.NewestSeq, d.Newest
 	now := w.now()
 	out := map[string]record.RecipientState{}
+	// prev is the content the user sees now: the newest update applied to
+	// them (an update_unreachable entry keeps the seq the user still sees),
+	// else what their part was sent with.
 	prev := func(u string) int64 {
-		if rs, ok := d.Users[u]; ok && rs.Seq > p.ContentSeq && rs.State == record.RecipientUpdated {
+		if rs, ok := d.Users[u]; ok && rs.Seq > p.ContentSeq && (rs.State == record.RecipientUpdated || rs.State == record.RecipientUnreachable) {
 			return rs.Seq
 		}
 		return p.ContentSeq
