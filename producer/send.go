@@ -55,8 +55,12 @@ func (c *Client) Send(ctx context.Context, msg providers.Message, opts ...SendOp
 		}
 	}
 	expires := o.ExpiresAt
-	if expires.IsZero() {
-		expires = now.Add(c.cfg.Worker.MessageTTL)
+	if expires.IsZero() { // worker.message_ttl from when the message may go
+		from := now
+		if notBefore.After(now) {
+			from = notBefore
+		}
+		expires = from.Add(c.cfg.Worker.MessageTTL)
 	}
 	j := &job.Send{ID: job.NewID(msg.App, now), Message: msg, Urgent: o.Urgent, NotBefore: notBefore, ExpiresAt: expires, Queue: queue}
 	rec := &record.Record{ID: j.ID, App: msg.App, State: record.Queued, Job: j, IdempotencyKey: o.Key, CreatedAt: now, UpdatedAt: now}
@@ -142,7 +146,12 @@ func (c *Client) validate(msg *providers.Message, o *sendOptions, now time.Time)
 		return providers.Invalid("expires_at", "is in the past")
 	}
 	if !o.ExpiresAt.IsZero() && !o.NotBefore.IsZero() && !o.ExpiresAt.After(o.NotBefore) {
-		return providers.Invalid("expires_at", "must be after not_before")
+		return providers.Invalid("expires_at", "must be after not_before (%s): the message would expire before it may be sent",
+			o.NotBefore.Format(time.RFC3339))
+	}
+	if horizon := c.cfg.Worker.Retention; o.NotBefore.After(now.Add(horizon)) {
+		return providers.Invalid("not_before", "%s is more than worker.retention (%s) ahead: a message may be scheduled at most that far ahead",
+			o.NotBefore.Format(time.RFC3339), horizon)
 	}
 	return catalog.Validate(app, msg)
 }
