@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 	"unicode"
 
@@ -133,6 +134,9 @@ func (c *Client) validate(msg *providers.Message, o *sendOptions, now time.Time)
 		if _, ok := c.cfg.Worker.Queues[o.Queue]; !ok {
 			return providers.Invalid("queue", "%q is not a configured queue", o.Queue)
 		}
+	}
+	if o.Key != "" && strings.TrimSpace(o.Key) == "" {
+		return providers.Invalid("idempotency_key", "blank: give a key with something besides spaces, or none")
 	}
 	if len(o.Key) > 200 {
 		return providers.Invalid("idempotency_key", "longer than 200 bytes")

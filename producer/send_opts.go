@@ -16,7 +16,8 @@ type sendOptions struct {
 // IdempotencyKey makes Send idempotent: the same key with the same message and
 // options returns the same message id (and enqueues once); with a different body
 // it fails with a *record.ConflictError naming the key. The key is held for 24h
-// after the message ends. At most 200 bytes, no control characters. Default none.
+// after the message ends. At most 200 bytes, no control characters, not only
+// spaces. Default none.
 func IdempotencyKey(key string) SendOption { return func(o *sendOptions) { o.Key = key } }
 
 // NotBefore delays the message until t, at most worker.retention (168h) ahead
