@@ -27,7 +27,7 @@ type Content struct {
 
 // ErrNotUpdatable wraps the error of Update for a message that ended
 // cancelled, failed or expired: there is nothing to update.
-var ErrNotUpdatable = errors.New("producer: message cannot be updated")
+var ErrNotUpdatable = errors.New("message cannot be updated")
 
 // Update gives message id new content and returns its update sequence
 // number (1, 2, … per message, assigned at enqueue with the content write in

@@ -42,6 +42,9 @@ api:
 	}
 	c, err = LoadApps(path, "nope")
 	if err != nil || len(c.Apps) != 0 {
-		t.Errorf("LoadApps(nope): %v, %v; want no error and no apps", c, err)
+		t.Fatalf("LoadApps(nope): %v, %v; want no error and no apps", c, err)
+	}
+	if _, err := c.App("nope"); err == nil || !strings.Contains(err.Error(), "configured: crm, hr") {
+		t.Errorf("App(nope) = %v, want the file's apps listed", err)
 	}
 }

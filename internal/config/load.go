@@ -107,6 +107,7 @@ func parseOnly(data []byte, getenv func(string) (string, bool), only map[string]
 	if len(p.problems) > 0 {
 		return nil, p.err()
 	}
+	c.notLoaded = slices.Sorted(maps.Keys(p.skipped))
 	return c, nil
 }
 
