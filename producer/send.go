@@ -71,8 +71,13 @@ func (c *Client) Send(ctx context.Context, msg providers.Message, opts ...SendOp
 	}
 	ttl := expires.Sub(now) + c.cfg.Worker.Retention
 
+	release, err := c.reserveTaskID(ctx, &msg, &o, j.ID, expires.Sub(now)+max(c.cfg.Worker.Retention, c.cfg.Worker.InteractiveTTL))
+	if err != nil {
+		return "", err
+	}
 	id, created, err := c.records.Create(ctx, rec, hash, ttl)
 	if err != nil {
+		release()
 		return "", fmt.Errorf("producer: send: %w", err)
 	}
 	if !created { // the same key and body were sent before: finish what that call began
@@ -98,6 +103,39 @@ func (c *Client) Send(ctx context.Context, msg providers.Message, opts ...SendOp
 		return "", fmt.Errorf("producer: send: %w", err)
 	}
 	return id, nil
+}
+
+// reserveTaskID refuses a task_id (WeCom cards) that an earlier message of
+// the app gave: the provider would refuse it (WeCom 42014). The task_id is
+// reserved for id — or for the idempotency key, so a retried Send keeps it —
+// for ttl, as long as the card can be updated. The returned release drops a
+// reservation this call made, for a Send that fails before its record exists.
+func (c *Client) reserveTaskID(ctx context.Context, msg *providers.Message, o *sendOptions, id string, ttl time.Duration) (release func(), err error) {
+	tid := catalog.GivenTaskID(c.cfg.Apps[msg.App], msg)
+	if tid == "" {
+		return func() {}, nil
+	}
+	owner := id
+	if o.Key != "" {
+		owner = "key:" + o.Key
+	}
+	holder, fresh, err := c.records.ReserveTaskID(ctx, msg.App, tid, owner, ttl)
+	if err != nil {
+		return nil, fmt.Errorf("producer: send: %w", err)
+	}
+	if holder != owner {
+		by := "message " + holder
+		if k, ok := strings.CutPrefix(holder, "key:"); ok {
+			by = fmt.Sprintf("the message of idempotency key %q", k)
+		}
+		return nil, fmt.Errorf("producer: send: %w", providers.Invalid("body.task_id",
+			"%q was given by %s of app %s: WeCom refuses a reused task_id (42014); give each card its own, or none and the dispatcher makes one", tid, by, msg.App))
+	}
+	return func() {
+		if fresh {
+			_ = c.records.ReleaseTaskID(context.WithoutCancel(ctx), msg.App, tid, owner)
+		}
+	}, nil
 }
 
 func (c *Client) enqueue(ctx context.Context, j *job.Send) error {

@@ -69,3 +69,35 @@ func TestUpdateRefusesContentThatCannotApply(t *testing.T) {
 		t.Errorf("a card for a card: seq %d, err %v; want 1", seq, err)
 	}
 }
+
+// A card's task_id is refused when an earlier message of the app gave it
+// (WeCom would answer 42014); a retry with the same idempotency key keeps it.
+func TestSendRefusesAReusedTaskID(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	body := strings.Replace(buttonCard, "%s", "approval-4711", 1)
+	first, err := b.client.Send(b.ctx, cardTo(body, "u1"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	tasks := b.tasks(t)
+	_, err = b.client.Send(b.ctx, cardTo(body, "u2"))
+	var ve *providers.ValidationError
+	if !errors.As(err, &ve) || ve.Field != "body.task_id" || !strings.Contains(err.Error(), first) {
+		t.Errorf("second card with task_id approval-4711: %v, want it refused on body.task_id naming %s", err, first)
+	}
+	if n := b.tasks(t); n != tasks {
+		t.Errorf("%d tasks, want %d", n, tasks)
+	}
+	other := strings.Replace(buttonCard, "%s", "approval-4712", 1)
+	id1, err := b.client.Send(b.ctx, cardTo(other, "u1"), IdempotencyKey("k1"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if id2, err := b.client.Send(b.ctx, cardTo(other, "u1"), IdempotencyKey("k1")); err != nil || id2 != id1 {
+		t.Errorf("retry with the same key: %s, %v; want %s", id2, err, id1)
+	}
+	if _, err := b.client.Send(b.ctx, cardTo(other, "u1"), IdempotencyKey("k2")); !errors.As(err, &ve) || ve.Field != "body.task_id" {
+		t.Errorf("another key, same task_id: %v, want it refused on body.task_id", err)
+	}
+}

@@ -50,6 +50,16 @@ func ValidateUpdate(app config.App, msg *providers.Message, kind providers.Kind,
 	}
 }
 
+// GivenTaskID returns the provider-side task id msg gives itself, which the
+// provider refuses to see twice per app (WeCom: a card's task_id, 42014); ""
+// when it gives none.
+func GivenTaskID(app config.App, msg *providers.Message) string {
+	if app.Provider == "wecom" {
+		return wecom.GivenTaskID(msg)
+	}
+	return ""
+}
+
 // Deps are what provider clients need besides their config.
 type Deps struct {
 	// Tokens caches access tokens. Required to send.
