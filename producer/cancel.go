@@ -19,7 +19,7 @@ type CancelResult = record.CancelOutcome
 // ErrCancelPending is returned by Cancel when the worker did not finish the
 // cancel in time; the tombstone is in place (nothing more leaves) and Status
 // shows the outcome once the worker is done.
-var ErrCancelPending = errors.New("producer: cancel not finished yet")
+var ErrCancelPending = errors.New("cancel not finished yet")
 
 // Cancel cancels message id. It writes the tombstone first — from then on no
 // request of the message leaves, quota follow-ups included — then enqueues

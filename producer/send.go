@@ -7,6 +7,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
+	"slices"
+	"strings"
 	"time"
 	"unicode"
 
@@ -55,8 +58,12 @@ func (c *Client) Send(ctx context.Context, msg providers.Message, opts ...SendOp
 		}
 	}
 	expires := o.ExpiresAt
-	if expires.IsZero() {
-		expires = now.Add(c.cfg.Worker.MessageTTL)
+	if expires.IsZero() { // worker.message_ttl from when the message may go
+		from := now
+		if notBefore.After(now) {
+			from = notBefore
+		}
+		expires = from.Add(c.cfg.Worker.MessageTTL)
 	}
 	j := &job.Send{ID: job.NewID(msg.App, now), Message: msg, Urgent: o.Urgent, NotBefore: notBefore, ExpiresAt: expires, Queue: queue}
 	rec := &record.Record{ID: j.ID, App: msg.App, State: record.Queued, Job: j, IdempotencyKey: o.Key, CreatedAt: now, UpdatedAt: now}
@@ -66,8 +73,13 @@ func (c *Client) Send(ctx context.Context, msg providers.Message, opts ...SendOp
 	}
 	ttl := expires.Sub(now) + c.cfg.Worker.Retention
 
+	release, err := c.reserveGivenIDs(ctx, &msg, &o, j.ID, expires.Sub(now)+max(c.cfg.Worker.Retention, c.cfg.Worker.InteractiveTTL))
+	if err != nil {
+		return "", err
+	}
 	id, created, err := c.records.Create(ctx, rec, hash, ttl)
 	if err != nil {
+		release()
 		return "", fmt.Errorf("producer: send: %w", err)
 	}
 	if !created { // the same key and body were sent before: finish what that call began
@@ -93,6 +105,47 @@ func (c *Client) Send(ctx context.Context, msg providers.Message, opts ...SendOp
 		return "", fmt.Errorf("producer: send: %w", err)
 	}
 	return id, nil
+}
+
+// reserveGivenIDs refuses an id msg gives itself (a WeCom card's task_id)
+// that an earlier message of the app gave: the provider would refuse it
+// (WeCom 42014). Each such id is reserved for id — or for the idempotency
+// key, so a retried Send keeps it — for ttl, as long as the message can be
+// updated. The returned release drops the reservations this call made, for a
+// Send that fails before its record exists.
+func (c *Client) reserveGivenIDs(ctx context.Context, msg *providers.Message, o *sendOptions, id string, ttl time.Duration) (release func(), err error) {
+	given := catalog.GivenIDs(c.cfg.Apps[msg.App], msg)
+	owner := id
+	if o.Key != "" {
+		owner = "key:" + o.Key
+	}
+	var made []string
+	release = func() {
+		for _, gid := range made {
+			_ = c.records.ReleaseTaskID(context.WithoutCancel(ctx), msg.App, gid, owner)
+		}
+	}
+	for _, field := range slices.Sorted(maps.Keys(given)) {
+		gid := given[field]
+		holder, fresh, err := c.records.ReserveTaskID(ctx, msg.App, gid, owner, ttl)
+		if err != nil {
+			release()
+			return nil, fmt.Errorf("producer: send: %w", err)
+		}
+		if fresh {
+			made = append(made, gid)
+		}
+		if holder != owner {
+			release()
+			by := "message " + holder
+			if k, ok := strings.CutPrefix(holder, "key:"); ok {
+				by = fmt.Sprintf("the message of idempotency key %q", k)
+			}
+			return nil, fmt.Errorf("producer: send: %w", providers.Invalid(field,
+				"%q was given by %s of app %s: the provider refuses an id it saw before (WeCom: a reused task_id, 42014); give each message its own, or none and the dispatcher makes one", gid, by, msg.App))
+		}
+	}
+	return release, nil
 }
 
 func (c *Client) enqueue(ctx context.Context, j *job.Send) error {
@@ -130,6 +183,9 @@ func (c *Client) validate(msg *providers.Message, o *sendOptions, now time.Time)
 			return providers.Invalid("queue", "%q is not a configured queue", o.Queue)
 		}
 	}
+	if o.Key != "" && strings.TrimSpace(o.Key) == "" {
+		return providers.Invalid("idempotency_key", "blank: give a key with something besides spaces, or none")
+	}
 	if len(o.Key) > 200 {
 		return providers.Invalid("idempotency_key", "longer than 200 bytes")
 	}
@@ -142,7 +198,12 @@ func (c *Client) validate(msg *providers.Message, o *sendOptions, now time.Time)
 		return providers.Invalid("expires_at", "is in the past")
 	}
 	if !o.ExpiresAt.IsZero() && !o.NotBefore.IsZero() && !o.ExpiresAt.After(o.NotBefore) {
-		return providers.Invalid("expires_at", "must be after not_before")
+		return providers.Invalid("expires_at", "must be after not_before (%s): the message would expire before it may be sent",
+			o.NotBefore.Format(time.RFC3339))
+	}
+	if horizon := c.cfg.Worker.Retention; o.NotBefore.After(now.Add(horizon)) {
+		return providers.Invalid("not_before", "%s is more than worker.retention (%s) ahead: a message may be scheduled at most that far ahead",
+			o.NotBefore.Format(time.RFC3339), horizon)
 	}
 	return catalog.Validate(app, msg)
 }

@@ -16,14 +16,17 @@ type sendOptions struct {
 // IdempotencyKey makes Send idempotent: the same key with the same message and
 // options returns the same message id (and enqueues once); with a different body
 // it fails with a *record.ConflictError naming the key. The key is held for 24h
-// after the message ends. At most 200 bytes, no control characters. Default none.
+// after the message ends. At most 200 bytes, no control characters, not only
+// spaces. Default none.
 func IdempotencyKey(key string) SendOption { return func(o *sendOptions) { o.Key = key } }
 
-// NotBefore delays the message until t. Default: send now.
+// NotBefore delays the message until t, at most worker.retention (168h) ahead
+// and before ExpiresAt when both are given (else Send refuses it on
+// "not_before"); the default expiry counts from t. Default: send now.
 func NotBefore(t time.Time) SendOption { return func(o *sendOptions) { o.NotBefore = t } }
 
 // ExpiresAt gives the message up as expired if it cannot be sent by t. Default:
-// now plus worker.message_ttl (24h).
+// worker.message_ttl (24h) after NotBefore, or after now without it.
 func ExpiresAt(t time.Time) SendOption { return func(o *sendOptions) { o.ExpiresAt = t } }
 
 // Urgent skips peak-minute avoidance and may use the quota headroom kept for

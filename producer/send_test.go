@@ -76,6 +76,7 @@ func TestSendValidationNamesTheFieldAndWritesNothing(t *testing.T) {
 		{desc: "expired already", msg: textTo("x", "u"), opts: []SendOption{ExpiresAt(time.Now().Add(-time.Minute))}, field: "expires_at"},
 		{desc: "expires before not_before", msg: textTo("x", "u"), opts: []SendOption{NotBefore(time.Now().Add(2 * time.Hour)), ExpiresAt(time.Now().Add(time.Hour))}, field: "expires_at"},
 		{desc: "key with a newline", msg: textTo("x", "u"), opts: []SendOption{IdempotencyKey("a\nb")}, field: "idempotency_key"},
+		{desc: "blank key", msg: textTo("x", "u"), opts: []SendOption{IdempotencyKey("   ")}, field: "idempotency_key"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.desc, func(t *testing.T) {

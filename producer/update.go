@@ -27,7 +27,7 @@ type Content struct {
 
 // ErrNotUpdatable wraps the error of Update for a message that ended
 // cancelled, failed or expired: there is nothing to update.
-var ErrNotUpdatable = errors.New("producer: message cannot be updated")
+var ErrNotUpdatable = errors.New("message cannot be updated")
 
 // Update gives message id new content and returns its update sequence
 // number (1, 2, … per message, assigned at enqueue with the content write in
@@ -75,28 +75,23 @@ func (c *Client) Update(ctx context.Context, id string, content Content) (int64,
 	return seq, nil
 }
 
-// validateUpdate checks content for rec's message by its provider's rules:
-// update-only content (a WeCom button text) and any content for a message
-// that can be updated after it is sent (a card) by the provider's update
-// rules, and content that replaces the message before it is sent as a whole
-// message to the same recipients.
-func validateUpdate(ac config.App, rec *record.Record, content Content) error {
-	if ac.Block == nil {
-		return fmt.Errorf("app of provider %q has no provider block", ac.Provider)
+// validateUpdate checks content for rec's message: first that the provider
+// can apply it to that message at all (its ValidateUpdate: the kind, an
+// updatable message), then, for new whole content (not an update-only kind
+// such as WeCom's button), as a whole message to the same recipients.
+func validateUpdate(app config.App, rec *record.Record, content Content) error {
+	if rec.Job == nil {
+		return providers.Invalid("id", "the record of %s holds no message", rec.ID)
 	}
-	caps := ac.Block.Capabilities()
 	msg := rec.Job.Message
-	nc := &providers.Content{Kind: content.Kind, Text: content.Text, Body: content.Body}
-	if caps.UpdateOnly(content.Kind) {
-		return ac.Block.ValidateUpdate(&msg, nc)
+	if err := catalog.ValidateUpdate(app, &msg, content.Kind, content.Text, content.Body); err != nil {
+		return err
 	}
-	if caps.Updatable(msg.Kind) {
-		if err := ac.Block.ValidateUpdate(&msg, nc); err != nil {
-			return err
-		}
+	if app.Block.Capabilities().UpdateOnly(content.Kind) {
+		return nil
 	}
 	msg.Kind, msg.Text, msg.Body = content.Kind, content.Text, content.Body
-	return catalog.Validate(ac, &msg)
+	return catalog.Validate(app, &msg)
 }
 
 // enqueueUpdate enqueues the update task of message id. Its id is

@@ -95,6 +95,15 @@ type AppConfig interface {
 	ValidateUpdate(msg *Message, c *Content) error
 }
 
+// GivenIDs is implemented by a provider block whose provider refuses an id it
+// has seen before from the same app (WeCom: a card's task_id, 42014). The
+// producer reserves each such id per app at enqueue and refuses a message
+// that reuses one, naming its field.
+type GivenIDs interface {
+	// GivenIDs returns the ids msg gives itself, by field path.
+	GivenIDs(msg *Message) map[string]string
+}
+
 // Content is new content for a message: Kind and Text or Body as in [Message].
 type Content struct {
 	Kind Kind            `json:"kind"`

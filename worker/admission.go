@@ -315,7 +315,17 @@ func outcome(rec *record.Record, expired bool) record.State {
 func (w *Worker) save(ctx context.Context, rec *record.Record, event, detail string) error {
 	wc := w.cfg.Worker
 	ttl := rec.Job.ExpiresAt.Sub(w.now()) + wc.Retention
-	return w.records.Save(context.WithoutCancel(ctx), rec, event, detail, max(ttl, wc.Retention), w.stateTTL(rec))
+	if err := w.records.Save(context.WithoutCancel(ctx), rec, event, detail, max(ttl, wc.Retention), w.stateTTL(rec)); err != nil {
+		return err
+	}
+	switch rec.State {
+	case record.Cancelled, record.Failed, record.Expired, record.Unknown:
+		// Updates still pending will never apply (README: they end failed with the reason).
+		if err := w.endPendingUpdates(ctx, rec, fmt.Sprintf("the message ended %s: %s", rec.State, rec.Reason)); err != nil {
+			w.log.Warn("pending updates not ended", "message", rec.ID, "err", err)
+		}
+	}
+	return nil
 }
 
 // prepareFailed handles a message Prepare refused, by the error's class: bad

@@ -173,6 +173,11 @@ func (w *Worker) handleCancel(ctx context.Context, t *asynq.Task) error {
 			return err
 		}
 	}
+	// The update task was removed or will find the tombstone: no pending
+	// update will apply now.
+	if err := w.endPendingUpdates(ctx, rec, "the message is cancelled: "+tomb.Reason); err != nil {
+		out.Errors = append(out.Errors, "ending pending updates: "+err.Error())
+	}
 	caps := prov.Capabilities()
 	for _, p := range rec.Parts {
 		po := record.PartOutcome{Index: p.Index, Generation: p.Generation, Users: len(p.To.Users), Outcome: record.OutcomeCancelled}
@@ -193,6 +198,37 @@ func (w *Worker) handleCancel(ctx context.Context, t *asynq.Task) error {
 	out.State = rec.State
 	out.FinishedAt = w.now()
 	return w.records.PutCancelOutcome(context.WithoutCancel(ctx), ref.App, out, w.stateTTL(rec)+time.Hour)
+}
+
+// endPendingUpdates ends every update of rec's message that is still pending
+// failed with reason: the message was cancelled, failed or expired, so none of
+// them will apply. Final entries are kept.
+func (w *Worker) endPendingUpdates(ctx context.Context, rec *record.Record, reason string) error {
+	ctx = context.WithoutCancel(ctx)
+	d, err := w.records.UpdateData(ctx, rec.App, rec.ID)
+	if err != nil {
+		return err
+	}
+	now := w.now()
+	uw := record.UpdateWrite{}
+	for s := int64(1); s <= d.Seq; s++ {
+		if e, ok := d.History[s]; ok && e.State.Final() {
+			continue
+		}
+		uw.Entries = append(uw.Entries, record.UpdateEntry{Seq: s, State: record.UpdateFailed, At: now, Reason: reason})
+	}
+	if len(uw.Entries) == 0 {
+		return nil
+	}
+	if err := w.records.WriteUpdates(ctx, rec.App, rec.ID, uw, w.stateTTL(rec)); err != nil {
+		return err
+	}
+	for _, e := range uw.Entries {
+		if err := w.records.PublishUpdate(ctx, rec.App, rec.ID, e); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // recall takes back one accepted part; it returns "" when recalled, else why not.

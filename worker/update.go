@@ -12,6 +12,7 @@ import (
 	"github.com/hibiken/asynq"
 	"github.com/redis/go-redis/v9"
 
+	"github.com/msgdispatch/msgdispatch/internal/catalog"
 	"github.com/msgdispatch/msgdispatch/internal/job"
 	"github.com/msgdispatch/msgdispatch/internal/record"
 	"github.com/msgdispatch/msgdispatch/providers"
@@ -158,6 +159,23 @@ func (w *Worker) applyUpdate(ctx context.Context, ref *job.Ref, prov providers.P
 	case record.Cancelled, record.Failed, record.Expired, record.Unknown:
 		return endAll(fmt.Sprintf("the message ended %s: %s", rec.State, rec.Reason))
 	}
+	// Content the provider cannot apply to this message is refused here,
+	// before any code is marked consumed or taken: nothing is used up by a
+	// request that would never leave. (The producer refuses it at enqueue;
+	// this guards update state written before it did.)
+	if rec.Job != nil {
+		if err := catalog.ValidateUpdate(w.cfg.Apps[ref.App], &rec.Job.Message, d.Newest.Kind, d.Newest.Text, d.Newest.Body); err != nil {
+			uw := record.UpdateWrite{}
+			for s := int64(1); s < n; s++ {
+				uw.Entries = append(uw.Entries, record.UpdateEntry{Seq: s, State: record.UpdateSuperseded, At: now, Reason: fmt.Sprintf("update %d is newer", n)})
+			}
+			uw.Entries = append(uw.Entries, record.UpdateEntry{Seq: n, State: record.UpdateFailed, At: now, Reason: "the content cannot apply to this message: " + err.Error()})
+			if err := w.records.WriteUpdates(ctx, ref.App, ref.ID, uw, ttl); err != nil {
+				return err
+			}
+			return w.records.PublishUpdate(context.WithoutCancel(ctx), ref.App, ref.ID, uw.Entries[len(uw.Entries)-1])
+		}
+	}
 	// Parts rendered with older content and not done yet: wait for them (a
 	// message always ends by its expires_at, so this wait is bounded).
 	for _, p := range rec.Parts {
@@ -240,8 +258,11 @@ func (w *Worker) applyUpdate(ctx context.Context, ref *job.Ref, prov providers.P
 func (w *Worker) updatePart(ctx context.Context, rec *record.Record, p *record.Part, prov providers.Provider, d *record.UpdateData, need []string) (map[string]record.RecipientState, error) {
 	n, c := d.NewestSeq, d.Newest
 	out := map[string]record.RecipientState{}
-	prev := func(u string) int64 { // what u sees: never lowered by an unreachable update
-		if rs, ok := d.Users[u]; ok && rs.Seq > p.ContentSeq && rs.State == record.RecipientUpdated {
+	// prev is the content the user sees now: the newest update applied to
+	// them (an update_unreachable entry keeps the seq the user still sees),
+	// else what their part was sent with.
+	prev := func(u string) int64 {
+		if rs, ok := d.Users[u]; ok && rs.Seq > p.ContentSeq && (rs.State == record.RecipientUpdated || rs.State == record.RecipientUnreachable) {
 			return rs.Seq
 		}
 		return p.ContentSeq

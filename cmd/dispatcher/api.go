@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -38,16 +37,22 @@ type apiListeningKey struct{}
 // /callbacks/{provider}/{app}, /healthz (the process is up) and /readyz (Redis
 // answers) on api.listen (or --listen) until ctx ends (SIGINT, SIGTERM), then
 // shuts down gracefully: no new connections, requests in flight finish.
+var apiCommand = command{
+	name:     "api",
+	synopsis: "--config F [--listen ADDR]",
+	notes:    "Serves provider callbacks (/callbacks/wecom/{app}), /healthz and /readyz until SIGTERM or SIGINT. No positional arguments.",
+	example:  "dispatcher api --config config.yaml --listen :8080",
+}
+
 func runAPI(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("api", flag.ContinueOnError)
-	fs.SetOutput(stderr)
 	path := fs.String("config", "", "config file (required)")
 	listen := fs.String("listen", "", "address to serve on (default: api.listen of the config)")
-	if err := fs.Parse(args); err != nil {
+	if _, err := apiCommand.parse(fs, args, stdout); err != nil {
 		return err
 	}
 	if *path == "" {
-		return errors.New("api: --config is required")
+		return missingConfig(&apiCommand)
 	}
 	cfg, err := config.Load(*path)
 	if err != nil {

@@ -10,22 +10,31 @@ import (
 	"github.com/msgdispatch/msgdispatch/producer"
 )
 
+var cancelCommand = command{
+	name:     "cancel",
+	synopsis: "--config F ID",
+	args:     []string{"ID"},
+	notes:    "Cancels message ID, recalls the parts already sent, and prints each part's outcome. ID may come before or after the flags.",
+	example:  "dispatcher cancel --config config.yaml hr-bot.01JDXQ3M8Z6W5Y4T3R2P1N0K9H",
+}
+
 // runCancel is "dispatcher cancel --config F ID": it cancels message ID and
 // prints the outcome of each part (cancelled, recalled, sent).
 func runCancel(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("cancel", flag.ContinueOnError)
-	fs.SetOutput(stderr)
 	path := fs.String("config", "", "config file (required)")
-	if err := fs.Parse(reorder(args)); err != nil {
+	pos, err := cancelCommand.parse(fs, args, stdout)
+	if err != nil {
 		return err
 	}
-	if *path == "" || fs.NArg() != 1 {
-		return fmt.Errorf("cancel: usage: dispatcher cancel --config F ID")
+	if *path == "" {
+		return missingConfig(&cancelCommand)
 	}
+	id := pos[0]
 	var o *producer.CancelResult
-	if err := withProducer(ctx, *path, func(c *producer.Client) (err error) {
-		o, err = c.Cancel(ctx, fs.Arg(0))
-		return err
+	if err := withMessage(ctx, *path, "cancel", id, func(c *producer.Client) (err error) {
+		o, err = c.Cancel(ctx, id)
+		return cliError("cancel", id, err)
 	}); err != nil {
 		return err
 	}

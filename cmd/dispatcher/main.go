@@ -13,12 +13,13 @@ package main
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"os"
 	"os/signal"
 	"syscall"
+
+	"github.com/redis/go-redis/v9"
 )
 
 const usage = `usage: dispatcher <command> [flags]
@@ -34,22 +35,30 @@ commands:
   api      serve provider callbacks (/callbacks/wecom/{app}), /healthz and /readyz (--config F)
   tenant   add, list or remove the tenants of a multi-tenant app (--config F --app A ...)
 
-Run "dispatcher <command> -h" for the flags of a command.
+Run "dispatcher <command> -h" for the usage, flags and an example of a command.
+Flags and arguments may come in any order; a stray argument is an error.
 `
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	if err := run(ctx, os.Args[1:], os.Stdout, os.Stderr); err != nil {
-		if !errors.Is(err, flag.ErrHelp) {
-			fmt.Fprintln(os.Stderr, "dispatcher:", err)
-		}
+		fmt.Fprintln(os.Stderr, "dispatcher:", err)
 		os.Exit(2)
 	}
 }
 
 // run dispatches to a subcommand; it is main without the process around it.
+// -h is no error: it returns nil once the usage is printed.
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	redis.SetLogger(quietRedisLog{}) // a failed dial is reported once, by the command
+	if err := dispatch(ctx, args, stdout, stderr); err != nil && !isHelp(err) {
+		return err
+	}
+	return nil
+}
+
+func dispatch(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if len(args) == 0 {
 		fmt.Fprint(stderr, usage)
 		return errors.New("no command given")

@@ -8,6 +8,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/msgdispatch/msgdispatch/internal/config"
+	"github.com/msgdispatch/msgdispatch/internal/job"
 	"github.com/msgdispatch/msgdispatch/producer"
 )
 
@@ -29,15 +30,16 @@ func openRedis(ctx context.Context, cfg config.Redis) (*redis.Client, error) {
 	rdb := redis.NewClient(opt)
 	if err := rdb.Ping(ctx).Err(); err != nil {
 		rdb.Close()
-		return nil, fmt.Errorf("redis at %s: %w", opt.Addr, err)
+		return nil, fmt.Errorf("redis at %s does not answer: %w", opt.Addr, err)
 	}
 	return rdb, nil
 }
 
-// withProducer loads the config at path, connects to its Redis and runs fn with a
+// withProducer loads the config at path with only app (the others' secrets
+// are not needed to enqueue), connects to its Redis and runs fn with a
 // producer client; the connection is closed when fn returns.
-func withProducer(ctx context.Context, path string, fn func(*producer.Client) error) error {
-	cfg, err := config.Load(path)
+func withProducer(ctx context.Context, path, app string, fn func(*producer.Client) error) error {
+	cfg, err := config.LoadApps(path, app)
 	if err != nil {
 		return err
 	}
@@ -47,4 +49,19 @@ func withProducer(ctx context.Context, path string, fn func(*producer.Client) er
 	}
 	defer rdb.Close()
 	return fn(producer.New(cfg, rdb))
+}
+
+// withMessage is withProducer for the app of message id; cmd names the
+// command in errors.
+func withMessage(ctx context.Context, path, cmd, id string, fn func(*producer.Client) error) error {
+	app, err := job.AppOf(id)
+	if err != nil {
+		return fmt.Errorf("%s: %w", cmd, err)
+	}
+	return withProducer(ctx, path, app, fn)
+}
+
+// missingConfig is the error of a command run without --config.
+func missingConfig(c *command) error {
+	return fmt.Errorf("%s: --config is required (%s)", c.name, c.usageLine())
 }

@@ -12,9 +12,21 @@ import (
 	"github.com/msgdispatch/msgdispatch/providers"
 )
 
+var sendCommand = command{
+	name: "send",
+	synopsis: "--config F --app A [--tenant CORP] (--to-user u1,u2 | --to-dept d | --to-tag t | --to-all)\n" +
+		"                      (--text T | --markdown M | --card @file.json | --raw @file.json | --kind K --body @file.json)\n" +
+		"                      [--key K] [--at RFC3339] [--expires RFC3339] [--urgent] [--queue Q]",
+	notes: "Enqueues a message and prints its id. No positional arguments: quote a value that has spaces.\n" +
+		"Recipients: one or more of --to-user, --to-dept, --to-tag, or --to-all alone.\n" +
+		"Content: exactly one of --text, --markdown, --card, --raw, --kind with --body.\n" +
+		"--at is at most worker.retention (168h) ahead; --expires defaults to worker.message_ttl (24h) after --at (or now).\n" +
+		"Only the config of --app is read: other apps' ${SECRET}s need not be set.",
+	example: `dispatcher send --config config.yaml --app hr-bot --to-user zhangsan,lisi --text "审批已通过" --key leave-4711`,
+}
+
 func runSend(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("send", flag.ContinueOnError)
-	fs.SetOutput(stderr)
 	var (
 		path    = fs.String("config", "", "config file (required)")
 		app     = fs.String("app", "", "configured app to send with (required)")
@@ -24,17 +36,17 @@ func runSend(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		tags    = fs.String("to-tag", "", "comma-separated tag ids")
 		all     = fs.Bool("to-all", false, "every member who can see the app")
 		content = addContentFlags(fs, false)
-		key     = fs.String("key", "", "idempotency key")
-		at      = fs.String("at", "", "send not before this time (RFC3339)")
-		expires = fs.String("expires", "", "give up after this time (RFC3339)")
+		key     = fs.String("key", "", "idempotency key: the same key and message return the same id (not empty or blank)")
+		at      = fs.String("at", "", "send not before this time (RFC3339), at most worker.retention ahead")
+		expires = fs.String("expires", "", "give up after this time (RFC3339); default worker.message_ttl after --at or now")
 		urgent  = fs.Bool("urgent", false, "skip peak avoidance; may use the urgent quota headroom")
 		queue   = fs.String("queue", "", "queue (default: default, or critical when --urgent)")
 	)
-	if err := fs.Parse(args); err != nil {
+	if _, err := sendCommand.parse(fs, args, stdout); err != nil {
 		return err
 	}
 	if *path == "" || *app == "" {
-		return fmt.Errorf("send: --config and --app are required")
+		return fmt.Errorf("send: --config and --app are required (%s)", sendCommand.usageLine())
 	}
 	msg := providers.Message{App: *app, Tenant: *tenant, To: providers.Recipients{
 		Users: splitList(*users), Depts: splitList(*depts), Tags: splitList(*tags), All: *all}}
@@ -43,7 +55,10 @@ func runSend(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		return err
 	}
 	var opts []producer.SendOption
-	if *key != "" {
+	if isSet(fs, "key") {
+		if strings.TrimSpace(*key) == "" {
+			return fmt.Errorf("send: --key: empty or blank; give a key, or leave --key out for none")
+		}
 		opts = append(opts, producer.IdempotencyKey(*key))
 	}
 	for _, t := range []struct {
@@ -67,14 +82,21 @@ func runSend(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	}
 
 	var id string
-	if err := withProducer(ctx, *path, func(c *producer.Client) (err error) {
+	if err := withProducer(ctx, *path, *app, func(c *producer.Client) (err error) {
 		id, err = c.Send(ctx, msg, opts...)
-		return err
+		return cliError("send", "", err)
 	}); err != nil {
 		return err
 	}
 	fmt.Fprintln(stdout, id)
 	return nil
+}
+
+// isSet reports whether flag name was given on the command line.
+func isSet(fs *flag.FlagSet, name string) bool {
+	set := false
+	fs.Visit(func(f *flag.Flag) { set = set || f.Name == name })
+	return set
 }
 
 // splitList splits a comma-separated flag value, dropping empty items.

@@ -64,29 +64,57 @@ func runTenant(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	}
 }
 
-// tenantFlags are the flags every tenant subcommand has.
-type tenantFlags struct {
-	fs   *flag.FlagSet
-	path *string
-	app  *string
+// tenantCommands describe the tenant subcommands for parsing and -h.
+var tenantCommands = map[string]*command{
+	"add": {
+		name:     "tenant add",
+		synopsis: "--config F --app A --corp C --agent-id N (--permanent-code - | --permanent-code-env NAME | --permanent-code V) [--corp-name S] [--corp-user-max N]",
+		notes:    "Adds a tenant installed before the dispatcher served WeCom's callbacks. No positional arguments.\nPermanent code: exactly one of --permanent-code (- reads stdin) and --permanent-code-env.",
+		example:  "dispatcher tenant add --config config.yaml --app crm --corp wwabcdef0123456789 --agent-id 1000005 --permanent-code - < code.txt",
+	},
+	"list": {
+		name:     "tenant list",
+		synopsis: "--config F --app A",
+		notes:    "Lists the tenants of a multi-tenant app (no permanent code is printed). No positional arguments.",
+		example:  "dispatcher tenant list --config config.yaml --app crm",
+	},
+	"remove": {
+		name:     "tenant remove",
+		synopsis: "--config F --app A --corp C [--purge]",
+		notes:    "Disables a tenant (its messages wait), or deletes it with --purge. No positional arguments.",
+		example:  "dispatcher tenant remove --config config.yaml --app crm --corp wwabcdef0123456789",
+	},
 }
 
-func newTenantFlags(name string, stderr io.Writer) *tenantFlags {
+// tenantFlags are the flags every tenant subcommand has.
+type tenantFlags struct {
+	cmd    *command
+	fs     *flag.FlagSet
+	stdout io.Writer
+	path   *string
+	app    *string
+}
+
+func newTenantFlags(name string, stdout io.Writer) *tenantFlags {
 	fs := flag.NewFlagSet("tenant "+name, flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	return &tenantFlags{fs: fs, path: fs.String("config", "", "config file (required)"), app: fs.String("app", "", "the multi-tenant app (required)")}
+	return &tenantFlags{cmd: tenantCommands[name], fs: fs, stdout: stdout,
+		path: fs.String("config", "", "config file (required)"), app: fs.String("app", "", "the multi-tenant app (required)")}
+}
+
+// parse parses args: flags in any order, no positional argument, -h prints
+// the usage.
+func (f *tenantFlags) parse(args []string) error {
+	_, err := f.cmd.parse(f.fs, args, f.stdout)
+	return err
 }
 
 // open parses args (unless the caller did), loads the config and returns the
 // app's tenant store and a function releasing it.
 func (f *tenantFlags) open(ctx context.Context, cmd string, args []string) (*tenant.Store, func(), error) {
 	if !f.fs.Parsed() {
-		if err := f.fs.Parse(args); err != nil {
+		if err := f.parse(args); err != nil {
 			return nil, nil, err
 		}
-	}
-	if f.fs.NArg() > 0 {
-		return nil, nil, fmt.Errorf("tenant %s: unexpected argument %q", cmd, f.fs.Arg(0))
 	}
 	switch {
 	case *f.path == "":
@@ -94,7 +122,7 @@ func (f *tenantFlags) open(ctx context.Context, cmd string, args []string) (*ten
 	case *f.app == "":
 		return nil, nil, fmt.Errorf("tenant %s: --app is required", cmd)
 	}
-	cfg, err := config.Load(*f.path)
+	cfg, err := config.LoadApps(*f.path, *f.app)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -118,7 +146,7 @@ func (f *tenantFlags) open(ctx context.Context, cmd string, args []string) (*ten
 }
 
 func runTenantAdd(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	f := newTenantFlags("add", stderr)
+	f := newTenantFlags("add", stdout)
 	corp := f.fs.String("corp", "", "the tenant's corp id (auth_corpid) (required)")
 	agentID := f.fs.Int64("agent-id", 0, "the app's agentid in the tenant's corp (required)")
 	code := f.fs.String("permanent-code", "", `the permanent code; "-" reads it from stdin (prefer this or --permanent-code-env)`)
@@ -126,7 +154,7 @@ func runTenantAdd(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	name := f.fs.String("corp-name", "", "the tenant's name")
 	userMax := f.fs.Int("corp-user-max", 0, "the tenant's seat count (corp_user_max); 0 = unknown")
 	// Check the flags before touching Redis: errors name the flag.
-	if err := f.fs.Parse(args); err != nil {
+	if err := f.parse(args); err != nil {
 		return err
 	}
 	switch {
@@ -186,7 +214,7 @@ func readPermanentCode(ctx context.Context, value, env string) (string, error) {
 }
 
 func runTenantList(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	f := newTenantFlags("list", stderr)
+	f := newTenantFlags("list", stdout)
 	ts, done, err := f.open(ctx, "list", args)
 	if err != nil {
 		return err
@@ -215,10 +243,10 @@ func runTenantList(ctx context.Context, args []string, stdout, stderr io.Writer)
 }
 
 func runTenantRemove(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	f := newTenantFlags("remove", stderr)
+	f := newTenantFlags("remove", stdout)
 	corp := f.fs.String("corp", "", "the tenant's corp id (required)")
 	purge := f.fs.Bool("purge", false, "delete the tenant instead of disabling it")
-	if err := f.fs.Parse(args); err != nil {
+	if err := f.parse(args); err != nil {
 		return err
 	}
 	if *corp == "" {

@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"flag"
-	"fmt"
 	"io"
 	"log/slog"
 
@@ -11,15 +10,21 @@ import (
 	"github.com/msgdispatch/msgdispatch/worker"
 )
 
+var workerCommand = command{
+	name:     "worker",
+	synopsis: "--config F",
+	notes:    "Consumes and sends the queued jobs of every configured app until SIGTERM or SIGINT. No positional arguments.",
+	example:  "dispatcher worker --config config.yaml",
+}
+
 func runWorker(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("worker", flag.ContinueOnError)
-	fs.SetOutput(stderr)
 	path := fs.String("config", "", "config file (required)")
-	if err := fs.Parse(args); err != nil {
+	if _, err := workerCommand.parse(fs, args, stdout); err != nil {
 		return err
 	}
 	if *path == "" {
-		return fmt.Errorf("worker: --config is required")
+		return missingConfig(&workerCommand)
 	}
 	cfg, err := config.Load(*path)
 	if err != nil {

@@ -10,6 +10,7 @@ package catalog
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -34,6 +35,27 @@ func Validate(app config.App, msg *providers.Message) error {
 		return fmt.Errorf("catalog: app of provider %q has no provider block", app.Provider)
 	}
 	return app.Block.ValidateMessage(msg)
+}
+
+// ValidateUpdate checks new content (kind, text, body) for msg, a message of
+// app, by the rules of app's provider, without credentials or I/O: content
+// the provider cannot apply to msg is a *providers.ValidationError naming the
+// field (e.g. "kind").
+func ValidateUpdate(app config.App, msg *providers.Message, kind providers.Kind, text string, body json.RawMessage) error {
+	if app.Block == nil {
+		return fmt.Errorf("catalog: app of provider %q has no provider block", app.Provider)
+	}
+	return app.Block.ValidateUpdate(msg, &providers.Content{Kind: kind, Text: text, Body: body})
+}
+
+// GivenIDs returns the ids msg gives itself that app's provider refuses to
+// see twice from the app, by field path (WeCom: a card's task_id); nil when
+// it gives none or the provider has no such rule.
+func GivenIDs(app config.App, msg *providers.Message) map[string]string {
+	if g, ok := app.Block.(providers.GivenIDs); ok {
+		return g.GivenIDs(msg)
+	}
+	return nil
 }
 
 // Deps are what provider clients, callback handlers and tasks need besides

@@ -21,6 +21,8 @@ type Config struct {
 	Peak   Peak           `yaml:"peak"`
 	Apps   map[string]App `yaml:"apps"`
 	API    API            `yaml:"api"`
+	// notLoaded are the apps of the file that LoadApps left out.
+	notLoaded []string
 }
 
 // Redis says where Redis is. An empty Addr and URL means "embedded" in dev mode and
@@ -204,15 +206,20 @@ func (c *Config) App(name string) (App, error) {
 	if a, ok := c.Apps[name]; ok {
 		return a, nil
 	}
+	if slices.Contains(c.notLoaded, name) {
+		return App{}, fmt.Errorf("app %q is configured but was not loaded", name)
+	}
 	return App{}, fmt.Errorf("unknown app %q (configured: %s)", name, c.appNames())
 }
 
 // appNames lists the configured apps for messages.
 func (c *Config) appNames() string {
-	if len(c.Apps) == 0 {
+	names := append(slices.Collect(maps.Keys(c.Apps)), c.notLoaded...)
+	if len(names) == 0 {
 		return "none"
 	}
-	return strings.Join(slices.Sorted(maps.Keys(c.Apps)), ", ")
+	slices.Sort(names)
+	return strings.Join(names, ", ")
 }
 
 // On reports whether peak avoidance is on. A nil Enabled means the default, on.

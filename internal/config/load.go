@@ -48,6 +48,28 @@ func Load(path string) (*Config, error) {
 	return c, nil
 }
 
+// LoadApps is [Load] for a command that uses only the named apps (a producer
+// command: send with --app, status, update and cancel of one message's app):
+// the other apps of the file are neither decoded nor validated, and their
+// ${NAME} references are not expanded, so their secrets need not be set.
+// Config.Apps holds the named apps the file has; a name it lacks is no error
+// here (the caller names it, as for any unknown app).
+func LoadApps(path string, apps ...string) (*Config, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("config: %w", err)
+	}
+	only := map[string]bool{}
+	for _, a := range apps {
+		only[a] = true
+	}
+	c, err := parseOnly(data, os.LookupEnv, only)
+	if err != nil {
+		return nil, fmt.Errorf("config %s: %w", path, err)
+	}
+	return c, nil
+}
+
 // Parse decodes a YAML config strictly, fills in the defaults and validates it.
 //
 // Every scalar value may reference environment variables as ${NAME}, looked up
@@ -61,6 +83,12 @@ func Load(path string) (*Config, error) {
 // path order, joined with [errors.Join]. An error never contains the value of an
 // environment variable.
 func Parse(data []byte, getenv func(string) (string, bool)) (*Config, error) {
+	return parseOnly(data, getenv, nil)
+}
+
+// parseOnly is Parse; when only is not nil, the apps not in it are skipped (see
+// LoadApps).
+func parseOnly(data []byte, getenv func(string) (string, bool), only map[string]bool) (*Config, error) {
 	root, err := parseYAML(data)
 	if err != nil {
 		return nil, err
@@ -69,6 +97,9 @@ func Parse(data []byte, getenv func(string) (string, bool)) (*Config, error) {
 		getenv = func(string) (string, bool) { return "", false }
 	}
 	p := &parser{getenv: getenv, problems: map[string]string{}, fromEnv: map[string][]string{}, envValues: map[string]string{}}
+	if only != nil {
+		p.skipped = skipApps(root, only)
+	}
 	c := defaultConfig()
 	p.decode("", root, reflect.ValueOf(c).Elem())
 	fillProviderDefaults(c)
@@ -76,7 +107,33 @@ func Parse(data []byte, getenv func(string) (string, bool)) (*Config, error) {
 	if len(p.problems) > 0 {
 		return nil, p.err()
 	}
+	c.notLoaded = slices.Sorted(maps.Keys(p.skipped))
 	return c, nil
+}
+
+// skipApps removes from the document root every app whose name is not in
+// only, before anything is decoded, and returns the names it removed.
+func skipApps(root *yaml.Node, only map[string]bool) map[string]bool {
+	skipped := map[string]bool{}
+	if root == nil || root.Kind != yaml.MappingNode {
+		return skipped
+	}
+	for i := 0; i+1 < len(root.Content); i += 2 {
+		apps := resolveAlias(root.Content[i+1])
+		if root.Content[i].Value != "apps" || apps.Kind != yaml.MappingNode {
+			continue
+		}
+		kept := make([]*yaml.Node, 0, len(apps.Content))
+		for j := 0; j+1 < len(apps.Content); j += 2 {
+			if name := apps.Content[j].Value; !only[name] {
+				skipped[name] = true
+				continue
+			}
+			kept = append(kept, apps.Content[j], apps.Content[j+1])
+		}
+		apps.Content = kept
+	}
+	return skipped
 }
 
 // parseYAML returns the root node of the single document in data, or nil for an
@@ -173,6 +230,9 @@ type parser struct {
 	getenv func(string) (string, bool)
 	// problems holds the first problem found at each path.
 	problems map[string]string
+	// skipped are the apps of the file left out by LoadApps: they count as
+	// configured where other keys refer to them.
+	skipped map[string]bool
 	// fromEnv holds, per path, the environment variables its value was expanded
 	// from, so that no message shows that value.
 	fromEnv map[string][]string

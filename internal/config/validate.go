@@ -25,7 +25,7 @@ func (p *parser) validate(c *Config) {
 	}
 	p.validateWorker(&c.Worker)
 	p.validatePeak(&c.Peak)
-	if len(c.Apps) == 0 {
+	if len(c.Apps) == 0 && len(p.skipped) == 0 {
 		p.add("apps", "at least one app is required")
 	}
 	for name, a := range c.Apps {
@@ -171,7 +171,7 @@ func (p *parser) validateAPI(c *Config) {
 			p.add(path+".apps", "at least one app is required")
 		}
 		for k, app := range t.Apps {
-			if _, ok := c.Apps[app]; !ok {
+			if _, ok := c.Apps[app]; !ok && !p.skipped[app] {
 				apath := fmt.Sprintf("%s.apps[%d]", path, k)
 				p.add(apath, "unknown app %s (configured: %s)", p.show(apath, app), c.appNames())
 			}

@@ -119,7 +119,7 @@ func (s *Store) GetRaw(ctx context.Context, app, id string) (*Record, string, er
 
 // ErrChanged is returned by CompareAndSave when the record changed since it
 // was read.
-var ErrChanged = errors.New("record: changed since it was read")
+var ErrChanged = errors.New("changed since it was read")
 
 // compareAndSaveScript writes a record and its event if it is unchanged.
 //

@@ -13,7 +13,7 @@ import (
 
 // ErrNotFound is returned for a message id with no record (never created, or
 // expired after its retention).
-var ErrNotFound = errors.New("record: no such message")
+var ErrNotFound = errors.New("no such message")
 
 // ConflictError is returned by Create when an idempotency key is already held by a
 // message with a different body.

@@ -35,7 +35,7 @@ func UpdateKey(app, id string) string { return "msgd:{" + app + "}:upd:" + id }
 func UpdateLockKey(app, id string) string { return "msgd:{" + app + "}:updlock:" + id }
 
 // ErrCancelled is returned for a message that has a tombstone.
-var ErrCancelled = errors.New("record: message is cancelled")
+var ErrCancelled = errors.New("message is cancelled")
 
 // Content is new content for a message: Kind and Text or Body as in
 // providers.Message.

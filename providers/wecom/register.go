@@ -231,23 +231,19 @@ func (c *Config) Capabilities() providers.Capabilities {
 // ValidateMessage is [ValidateApp] with the app's config.
 func (c *Config) ValidateMessage(msg *providers.Message) error { return ValidateApp(*c, msg) }
 
-// ValidateUpdate checks new content for msg at enqueue: only an interaction
-// card (one that returns a response_code: button, vote and multiple-choice
-// interaction cards, cards with action_menu) can be updated, with kind card
-// or button content ([ValidateUpdate]).
+// ValidateUpdate checks new content for msg at enqueue ([ValidateUpdateFor]):
+// only an interaction card (one that returns a response_code: button, vote
+// and multiple-choice interaction cards, cards with action_menu) can be
+// updated, with kind card or button content.
 func (c *Config) ValidateUpdate(msg *providers.Message, content *providers.Content) error {
-	if err := ValidateUpdate(content.Kind, content.Text, content.Body); err != nil {
-		return err
-	}
-	if msg.Kind != providers.KindCard {
-		return providers.Invalid("kind", "the message is of kind %s: WeCom updates only template cards sent as kind card", msg.Kind)
-	}
-	ct, err := messageContent(msg)
-	if err != nil {
-		return err
-	}
-	if ct.card == nil || (ct.card.taskID == "" && !ct.card.needsTaskID) {
-		return providers.Invalid("kind", "%s", reasonNotCard)
+	return ValidateUpdateFor(msg, content.Kind, content.Text, content.Body)
+}
+
+// GivenIDs are the ids msg gives itself that WeCom refuses to see twice from
+// the app: a card's task_id (42014), on "body.task_id".
+func (c *Config) GivenIDs(msg *providers.Message) map[string]string {
+	if id := GivenTaskID(msg); id != "" {
+		return map[string]string{"body.task_id": id}
 	}
 	return nil
 }

@@ -128,3 +128,26 @@ func (ct *content) forPart(opts providers.PrepareOptions, index, parts int) (*co
 	pc.body = body
 	return &pc, nil
 }
+
+// GivenTaskID returns the task_id a card message gives itself: the
+// template_card task_id of kind card, or of a raw template_card message; ""
+// when it gives none or is not a card. WeCom refuses a task_id the app used
+// before (42014), so a producer may check it against the ones already given.
+func GivenTaskID(msg *providers.Message) string {
+	var card struct {
+		TaskID string `json:"task_id"`
+	}
+	switch msg.Kind {
+	case providers.KindCard:
+		_ = json.Unmarshal(msg.Body, &card)
+	case providers.KindRaw:
+		var raw struct {
+			MsgType      string          `json:"msgtype"`
+			TemplateCard json.RawMessage `json:"template_card"`
+		}
+		if json.Unmarshal(msg.Body, &raw) == nil && raw.MsgType == "template_card" {
+			_ = json.Unmarshal(raw.TemplateCard, &card)
+		}
+	}
+	return card.TaskID
+}

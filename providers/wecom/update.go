@@ -61,6 +61,24 @@ func ValidateUpdate(kind providers.Kind, text string, body json.RawMessage) erro
 	return providers.Invalid("kind", "WeCom can update only template cards: kind card (a whole new card) or button (new button text), not %q", kind)
 }
 
+// ValidateUpdateFor checks new content for msg, a message of this app, before
+// anything is enqueued or consumed: msg must be an updatable card — kind card
+// whose template_card returns a response_code (button, vote and
+// multiple-choice interaction cards, and cards with action_menu) — and the
+// content valid by [ValidateUpdate]. Anything else is a
+// *providers.ValidationError on "kind": WeCom has no way to apply it.
+func ValidateUpdateFor(msg *providers.Message, kind providers.Kind, text string, body json.RawMessage) error {
+	if msg.Kind != providers.KindCard {
+		return providers.Invalid("kind", "the message is of kind %s: WeCom updates only template cards that return a response_code "+
+			"(button, vote and multiple-choice interaction cards, cards with action_menu), sent as kind card", msg.Kind)
+	}
+	if c, err := messageContent(msg); err != nil || c.card == nil || !c.card.needsTaskID {
+		return providers.Invalid("kind", "the message's card returns no response_code, so WeCom cannot update it: "+
+			"only button, vote and multiple-choice interaction cards and cards with action_menu can be updated")
+	}
+	return ValidateUpdate(kind, text, body)
+}
+
 // CardUpdate is one update_template_card call: new content for the users To
 // of a card, with a single-use response code.
 type CardUpdate struct {

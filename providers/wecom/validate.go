@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"unicode"
 	"unicode/utf8"
 
 	"github.com/msgdispatch/msgdispatch/providers"
@@ -176,9 +177,18 @@ func checkID(list string, i int, id string, numeric bool) error {
 		return providers.Invalid(field, `"@all" is not a member id; set all instead`)
 	case numeric && strings.Trim(id, "0123456789") != "":
 		return providers.Invalid(field, "id %q is not a number (WeCom department and tag ids are integers)", id)
+	case !numeric && len(id) > MaxUserIDBytes:
+		return providers.Invalid(field, "id of %d bytes: WeCom user ids are 1 to %d bytes (it would refuse it with 81013)", len(id), MaxUserIDBytes)
+	case !numeric && !utf8.ValidString(id):
+		return providers.Invalid(field, "id %q is not valid UTF-8", id)
+	case !numeric && strings.IndexFunc(id, func(r rune) bool { return unicode.IsSpace(r) || unicode.IsControl(r) }) >= 0:
+		return providers.Invalid(field, "id %q contains whitespace or a control character, which no WeCom user id has (81013)", id)
 	}
 	return nil
 }
+
+// MaxUserIDBytes is the longest user id WeCom has (userid: 1 to 64 bytes).
+const MaxUserIDBytes = 64
 
 // content is a message's validated, rendered content: what goes under the key
 // msgtype of every part's body, plus the optional flags a raw body may set.
