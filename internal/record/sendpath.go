@@ -142,17 +142,33 @@ func (s *Store) Begin(ctx context.Context, rec *Record, i int, ledger *ratelimit
 	return reply, nil
 }
 
-// Settle is what Store.QueueSettle queued: Result waits for nothing, it reads
-// the outcome once the pipeline has run.
+// Settle is a prepared write of a part's outcome (Store.PrepareSettle): queue
+// it in a pipeline (Queue), run the pipeline, then read Result.
 type Settle struct {
+	keys []string
+	args []any
 	cmd  *redis.Cmd
 	rec  *Record
 	next stored
 }
 
-// Result returns the ledger's reply (nil without a ledger step) and records,
-// on success, what the record now holds.
+// Queue adds the settle script's call to p: a pipeline (the script must be
+// loaded, see LoadScripts; a pipeline that failed with NOSCRIPT may queue it
+// again) or the client itself.
+func (st *Settle) Queue(ctx context.Context, p redis.Scripter) {
+	if _, pipelined := p.(redis.Pipeliner); pipelined {
+		st.cmd = settleScript.EvalSha(ctx, p, st.keys, st.args...)
+	} else {
+		st.cmd = settleScript.Run(ctx, p, st.keys, st.args...)
+	}
+}
+
+// Result returns the ledger's reply (nil without a ledger step) once the call
+// has run; on success the Record knows what Redis now holds of it.
 func (st *Settle) Result() (any, error) {
+	if st.cmd == nil {
+		return nil, fmt.Errorf("record: settle %s: not queued", st.rec.ID)
+	}
 	res, err := st.cmd.Slice()
 	if err != nil {
 		return nil, fmt.Errorf("record: settle %s: %w", st.rec.ID, err)
@@ -164,14 +180,12 @@ func (st *Settle) Result() (any, error) {
 	return nil, nil
 }
 
-// QueueSettle adds to p (a pipeline: the script must be loaded, see
-// LoadScripts; or the client itself) the write of part i's outcome: the
-// ledger step (nil: none), rec's meta and the part — every part that changed
-// when rec is terminal — and, when typ is not empty, the event of type typ
-// with detail. A terminal record is kept for retention from now, and its
+// PrepareSettle prepares the write of part i's outcome: the ledger step (nil:
+// none), rec's meta and the part — every part that changed, when rec is
+// terminal — and, when typ is not empty, the event of type typ with detail
+// (numbered now). A terminal record is kept for retention from now, and its
 // idempotency key for IdempotencyHold; a live one for ttl.
-func (s *Store) QueueSettle(ctx context.Context, p redis.Scripter, rec *Record, i int, ledger *ratelimit.LedgerCall, typ, detail string, ttl, retention time.Duration) (*Settle, error) {
-	ev := rec.nextEvent(typ, detail)
+func (s *Store) PrepareSettle(rec *Record, i int, ledger *ratelimit.LedgerCall, typ, detail string, ttl, retention time.Duration) (*Settle, error) {
 	var e *encoded
 	var err error
 	if rec.State.Terminal() {
@@ -182,6 +196,7 @@ func (s *Store) QueueSettle(ctx context.Context, p redis.Scripter, rec *Record, 
 	if err != nil {
 		return nil, err
 	}
+	ev := rec.nextEvent(typ, detail)
 	key := Key(rec.App, rec.ID)
 	keys := []string{key, EventsKey(rec.App), key}
 	idemTTL := int64(0)
@@ -200,13 +215,7 @@ func (s *Store) QueueSettle(ctx context.Context, p redis.Scripter, rec *Record, 
 	args = append(args, len(e.fields))
 	args = append(args, e.fields...)
 	args = append(args, ev...)
-	var cmd *redis.Cmd
-	if _, pipelined := p.(redis.Pipeliner); pipelined {
-		cmd = settleScript.EvalSha(ctx, p, keys, args...)
-	} else {
-		cmd = settleScript.Run(ctx, p, keys, args...)
-	}
-	return &Settle{cmd: cmd, rec: rec, next: e.next}, nil
+	return &Settle{keys: keys, args: args, rec: rec, next: e.next}, nil
 }
 
 // LoadScripts loads the send path's scripts into Redis, for pipelines; a

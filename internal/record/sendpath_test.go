@@ -81,10 +81,11 @@ func TestSettlingAPartRewritesOnlyThatPart(t *testing.T) {
 			t.Fatal(err)
 		}
 		p.State = record.PartAccepted
-		st, err := b.store.QueueSettle(b.ctx, b.rdb, b.rec, i, nil, "", "", time.Hour, time.Hour)
+		st, err := b.store.PrepareSettle(b.rec, i, nil, "", "", time.Hour, time.Hour)
 		if err != nil {
 			t.Fatal(err)
 		}
+		st.Queue(b.ctx, b.rdb)
 		if _, err := st.Result(); err != nil {
 			t.Fatal(err)
 		}
@@ -175,8 +176,14 @@ func TestBeginAndSettleMoveTheLedger(t *testing.T) {
 	}
 	sent, _ := lim.PrepareMarkSent(ref)
 	b.rec.Parts[0].State, b.rec.State, b.rec.UpdatedAt = record.PartAccepted, record.Accepted, time.Now()
-	st, err := b.store.QueueSettle(b.ctx, b.rdb, b.rec, 0, sent, string(record.Accepted), "", time.Hour, time.Minute)
+	st, err := b.store.PrepareSettle(b.rec, 0, sent, string(record.Accepted), "", time.Hour, time.Minute)
 	if err != nil {
+		t.Fatal(err)
+	}
+	if err := b.store.LoadScripts(b.ctx); err != nil { // a pipeline needs the script loaded
+		t.Fatal(err)
+	}
+	if _, err := b.rdb.Pipelined(b.ctx, func(p redis.Pipeliner) error { st.Queue(b.ctx, p); return nil }); err != nil {
 		t.Fatal(err)
 	}
 	reply, err = st.Result()
