@@ -71,4 +71,3 @@ func (b *testBundle) waitFinishedOn(rdb *redis.Client, id string) *record.Record
 		}
 	}
 }
-
