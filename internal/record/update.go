@@ -16,8 +16,8 @@ import (
 )
 
 // Update state lives beside the delivery record, never in it: the send task
-// rewrites the record as a whole JSON value, so a second writer would lose
-// changes. The producer writes the update hash (sequence, newest content,
+// rewrites the record's meta and parts without reading them first, so a second
+// writer would lose changes. The producer writes the update hash (sequence, newest content,
 // history) with Lua; the update task writes per-recipient results and the
 // consumed-code marks; the send task only reads it.
 //
