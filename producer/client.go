@@ -2,6 +2,7 @@ package producer
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
@@ -49,9 +50,10 @@ func (c *Client) Status(ctx context.Context, id string) (*Status, error) {
 	if err != nil {
 		return nil, fmt.Errorf("producer: status of %s: %w", id, err)
 	}
-	// A message whose producer never saw it enqueued and that is past its expiry
-	// will never run: say so rather than "queued" forever.
-	if !rec.Enqueued && rec.State == record.Queued && rec.Job != nil && c.now().After(rec.Job.ExpiresAt) {
+	// A message still queued past its expiry whose task is not in its queue
+	// (the producer failed before the enqueue and was not retried) will never
+	// run: say so rather than "queued" forever.
+	if rec.State == record.Queued && rec.Job != nil && c.now().After(rec.Job.ExpiresAt) && !c.taskQueued(rec.Job) {
 		rec.State, rec.Reason = record.Expired, "never enqueued (the producer failed before the enqueue) and now past expires_at"
 	}
 	rec.Parts = withoutBodies(rec.Parts)
@@ -68,4 +70,11 @@ func withoutBodies(parts []record.Part) []record.Part {
 		parts[i].Body = nil
 	}
 	return parts
+}
+
+// taskQueued reports whether the send task of j is in its queue (in any
+// state); an error reading the queue counts as queued.
+func (c *Client) taskQueued(j *job.Send) bool {
+	_, err := c.inspector.GetTaskInfo(j.Queue, j.ID)
+	return err == nil || !(errors.Is(err, asynq.ErrTaskNotFound) || errors.Is(err, asynq.ErrQueueNotFound))
 }

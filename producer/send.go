@@ -26,10 +26,11 @@ import (
 // dispatcher message id. Nothing is written when validation fails; the error is a
 // *providers.ValidationError naming the field.
 //
-// Send makes three writes: the record (with the idempotency key), the asynq task
-// (its id is the message id) and the record's enqueued flag. With an idempotency
-// key, calling Send again after a failure between any two of them completes the
-// enqueue and never doubles it.
+// Send makes two writes: the record (with the idempotency key, marked to be
+// enqueued) and the asynq task (its id is the message id). With an idempotency
+// key, calling Send again after a failure between them enqueues the task again
+// — a task id already queued is refused by asynq, so it is never doubled —
+// unless the message has already run.
 func (c *Client) Send(ctx context.Context, msg providers.Message, opts ...SendOption) (string, error) {
 	var o sendOptions
 	for _, opt := range opts {
@@ -66,7 +67,7 @@ func (c *Client) Send(ctx context.Context, msg providers.Message, opts ...SendOp
 		expires = from.Add(c.cfg.Worker.MessageTTL)
 	}
 	j := &job.Send{ID: job.NewID(msg.App, now), Message: msg, Urgent: o.Urgent, NotBefore: notBefore, ExpiresAt: expires, Queue: queue}
-	rec := &record.Record{ID: j.ID, App: msg.App, State: record.Queued, Job: j, IdempotencyKey: o.Key, CreatedAt: now, UpdatedAt: now}
+	rec := &record.Record{ID: j.ID, App: msg.App, State: record.Queued, Job: j, IdempotencyKey: o.Key, CreatedAt: now, UpdatedAt: now, Enqueued: true}
 	hash, err := bodyHash(&msg, &o)
 	if err != nil {
 		return "", err
@@ -87,10 +88,10 @@ func (c *Client) Send(ctx context.Context, msg providers.Message, opts ...SendOp
 		if err != nil {
 			return "", fmt.Errorf("producer: send: %w", err)
 		}
-		if prev.Enqueued || prev.State != record.Queued {
-			return id, nil
+		if prev.State != record.Queued {
+			return id, nil // it ran: its task is done or owns the message
 		}
-		j = prev.Job
+		j = prev.Job // enqueue it again: a conflict means it was enqueued
 	}
 	if err := c.step("created"); err != nil {
 		return "", err
@@ -100,9 +101,6 @@ func (c *Client) Send(ctx context.Context, msg providers.Message, opts ...SendOp
 	}
 	if err := c.step("enqueued"); err != nil {
 		return "", err
-	}
-	if err := c.records.MarkEnqueued(ctx, msg.App, id); err != nil {
-		return "", fmt.Errorf("producer: send: %w", err)
 	}
 	return id, nil
 }

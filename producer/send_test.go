@@ -220,3 +220,48 @@ func TestUrgentGoesToCritical(t *testing.T) {
 		t.Errorf("urgent task not on the critical queue: %v", err)
 	}
 }
+
+// A message whose Send failed before the enqueue and was never retried shows
+// as expired once past its expiry; one whose task is queued stays queued.
+func TestStatusOfNeverEnqueuedMessage(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		desc      string
+		crashStep string // "" = no crash
+		want      record.State
+	}{
+		{desc: "never enqueued", crashStep: "created", want: record.Expired},
+		{desc: "enqueued", want: record.Queued},
+	}
+	for _, tc := range tests {
+		t.Run(tc.desc, func(t *testing.T) {
+			t.Parallel()
+			b := setup(t)
+			crash := errors.New("injected crash")
+			b.client.afterWrite = func(step string) error {
+				if step == tc.crashStep {
+					return crash
+				}
+				return nil
+			}
+			exp := time.Now().Add(time.Hour)
+			_, err := b.client.Send(b.ctx, textTo("once", "u1"), IdempotencyKey("k"), ExpiresAt(exp))
+			if tc.crashStep != "" && !errors.Is(err, crash) || tc.crashStep == "" && err != nil {
+				t.Fatalf("Send = %v", err)
+			}
+			keys, err := b.rdb.Keys(b.ctx, "msgd:{hr}:rec:*").Result()
+			if err != nil || len(keys) != 1 {
+				t.Fatalf("records %v, %v", keys, err)
+			}
+			id := strings.TrimPrefix(keys[0], "msgd:{hr}:rec:")
+			b.client.now = func() time.Time { return exp.Add(time.Minute) }
+			st, err := b.client.Status(b.ctx, id)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if st.State != tc.want {
+				t.Errorf("state = %s, want %s", st.State, tc.want)
+			}
+		})
+	}
+}

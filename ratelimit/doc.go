@@ -123,8 +123,10 @@
 // whose count exceeds what the first read covered; the general search (an
 // urgent request or a moved charge meeting future bookings) reads the
 // arrivals within one window on either side of each candidate slot. A
-// message is one round trip whatever its size (chunks are pipelined); a
-// worker's send is three (Admit, MarkSending, MarkSent).
+// message is one round trip whatever its size (chunks are pipelined); a send
+// is three (Admit, MarkSending, MarkSent), or one of its own (Admit) when the
+// caller runs the marks inside its own scripts (MarkFuncLua, LedgerCall), as
+// the worker does with its record writes.
 //
 // Two shortcuts keep the common cases cheap:
 //

@@ -152,6 +152,19 @@ func (l *Limiter) Release(ctx context.Context, r Ref) (*Transition, error) {
 }
 
 func (l *Limiter) mark(ctx context.Context, r Ref, action string) (*Transition, error) {
+	chunks, err := l.markChunks(r, action, ChunkSize)
+	if err != nil || len(chunks) == 0 {
+		return &Transition{}, err
+	}
+	replies, err := l.run(ctx, markScript, chunks)
+	if err != nil {
+		return nil, fmt.Errorf("ratelimit: ledger %s: %w", r.MessageID, err)
+	}
+	return transition(r.MessageID, chunks, replies)
+}
+
+// markChunks builds markScript's calls for r, size recipients per call.
+func (l *Limiter) markChunks(r Ref, action string, size int) ([]chunk, error) {
 	c, err := l.policy(r.App)
 	if err != nil {
 		return nil, err
@@ -170,17 +183,14 @@ func (l *Limiter) mark(ctx context.Context, r Ref, action string) (*Transition, 
 			rcpts = append(rcpts, rc)
 		}
 	}
-	if len(rcpts) == 0 {
-		return &Transition{}, nil
-	}
 	daily := "0"
 	if l.daily(c, r.App, r.Tenant) > 0 {
 		daily = "1"
 	}
 	ledger, clock := l.ledgerKey(r.App, r.MessageID), l.clockKey(r.App)
 	var chunks []chunk
-	for i := 0; i < len(rcpts); i += ChunkSize {
-		part := rcpts[i:min(i+ChunkSize, len(rcpts))]
+	for i := 0; i < len(rcpts); i += size {
+		part := rcpts[i:min(i+size, len(rcpts))]
 		ch := chunk{rcpt: part, keys: []string{ledger, clock}}
 		ch.args = []any{action, l.clockArg(), c.margin / 2, l.dailyPrefix(r.App, r.Tenant), daily}
 		for _, rc := range part {
@@ -193,14 +203,15 @@ func (l *Limiter) mark(ctx context.Context, r Ref, action string) (*Transition, 
 		}
 		chunks = append(chunks, ch)
 	}
-	replies, err := l.run(ctx, markScript, chunks)
-	if err != nil {
-		return nil, fmt.Errorf("ratelimit: ledger %s: %w", r.MessageID, err)
-	}
+	return chunks, nil
+}
+
+// transition decodes markScript's replies to chunks.
+func transition(msg string, chunks []chunk, replies [][]any) (*Transition, error) {
 	t := &Transition{}
 	for k, rep := range replies {
 		if len(rep) != 2+3*len(chunks[k].rcpt) {
-			return nil, fmt.Errorf("ratelimit: ledger %s: malformed script reply of %d elements", r.MessageID, len(rep))
+			return nil, fmt.Errorf("ratelimit: ledger %s: malformed script reply of %d elements", msg, len(rep))
 		}
 		if k == 0 {
 			t.Op, t.Now = toInt(rep[0]), time.UnixMilli(toInt(rep[1]))
@@ -219,6 +230,64 @@ func (l *Limiter) mark(ctx context.Context, r Ref, action string) (*Transition, 
 		}
 	}
 	return t, nil
+}
+
+// LedgerCall is one ledger transition of a message's recipients prepared to
+// run inside another package's script, through [MarkFuncLua]: ledgerMark(K, A)
+// with K = Keys and A = Args. All its keys carry the app's hash tag. A call
+// covers all of the Ref's recipients at once (a provider request's, ≤ 1000),
+// not chunks of [ChunkSize].
+type LedgerCall struct {
+	Keys []string
+	Args []any
+	msg  string
+	ch   chunk
+	// atomic: a refusal means nothing was applied (Transition.Done empty).
+	atomic bool
+}
+
+// PrepareMarkSending prepares [Limiter.MarkSending] of r's recipients as all
+// or nothing: when one is refused, none is marked (Transition.Done is empty).
+// It returns nil when r has no recipients.
+func (l *Limiter) PrepareMarkSending(r Ref) (*LedgerCall, error) {
+	c, err := l.prepare(r, "s")
+	if c != nil {
+		c.atomic = true
+	}
+	return c, err
+}
+
+// PrepareMarkSent prepares [Limiter.MarkSent]; nil when r has no recipients.
+func (l *Limiter) PrepareMarkSent(r Ref) (*LedgerCall, error) { return l.prepare(r, "D") }
+
+// PrepareMarkFailed prepares [Limiter.MarkFailed]; nil when r has no recipients.
+func (l *Limiter) PrepareMarkFailed(r Ref) (*LedgerCall, error) { return l.prepare(r, "F") }
+
+// PrepareMarkNotSent prepares [Limiter.MarkNotSent]; nil when r has no recipients.
+func (l *Limiter) PrepareMarkNotSent(r Ref) (*LedgerCall, error) { return l.prepare(r, "N") }
+
+func (l *Limiter) prepare(r Ref, action string) (*LedgerCall, error) {
+	chunks, err := l.markChunks(r, action, max(len(r.Recipients), 1))
+	if err != nil {
+		return nil, fmt.Errorf("ratelimit: ledger %s: %w", r.MessageID, err)
+	}
+	if len(chunks) == 0 {
+		return nil, nil
+	}
+	return &LedgerCall{Keys: chunks[0].keys, Args: chunks[0].args, msg: r.MessageID, ch: chunks[0]}, nil
+}
+
+// Transition decodes the reply of ledgerMark(K, A) for this call.
+func (c *LedgerCall) Transition(reply any) (*Transition, error) {
+	rep, ok := reply.([]any)
+	if !ok {
+		return nil, fmt.Errorf("ratelimit: ledger %s: script reply of type %T", c.msg, reply)
+	}
+	t, err := transition(c.msg, []chunk{c.ch}, [][]any{rep})
+	if err == nil && c.atomic && len(t.Refused) > 0 {
+		t.Done = nil
+	}
+	return t, err
 }
 
 // Entry is one (message, recipient) ledger entry.

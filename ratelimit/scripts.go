@@ -1,6 +1,10 @@
 package ratelimit
 
-import "github.com/redis/go-redis/v9"
+import (
+	"strings"
+
+	"github.com/redis/go-redis/v9"
+)
 
 // luaClock is the common prologue of the scripts: the one clock and the
 // stamp of this call. The clock is Redis TIME; the stamp is TIME in
@@ -513,8 +517,9 @@ return out
 //	KEYS[1]  the message's ledger hash
 //	KEYS[2]  the app's test clock key
 //	KEYS[2+j] the arrival zset of recipient j (the clock key for the group "*")
-//	ARGV[1]  action: "S" mark sending, "D" mark sent, "F" mark failed, "N" not sent
-//	         (refund), "X" release
+//	ARGV[1]  action: "S" mark sending, "s" mark sending all or none (one
+//	         refusal and nothing is written), "D" mark sent, "F" mark failed,
+//	         "N" not sent (refund), "X" release
 //	ARGV[2]  test clock ("0" in production; see luaClock)
 //	ARGV[3]  max age ms for "S": a charge older than this is stale (margin/2)
 //	ARGV[4]  daily counter key prefix
@@ -531,6 +536,8 @@ const markLua = `
 local dprefix, cap = ARGV[4], 0
 ` + luaClock + luaDayConst + luaDayKey + luaLedger + luaDaily + `
 local action, maxAge, daily = ARGV[1], tonumber(ARGV[3]), ARGV[5] == '1'
+local atomic = action == 's'
+if atomic then action = 'S' end
 local fields = {}
 for j = 6, #ARGV do fields[#fields + 1] = ARGV[j] end
 local led = redis.call('HMGET', KEYS[1], unpack(fields))
@@ -581,8 +588,21 @@ for j, f in ipairs(fields) do
   end
   out[#out + 1] = code; out[#out + 1] = st; out[#out + 1] = at
 end
+if atomic then -- all or nothing: one refusal and nobody is marked sending
+  for j = 3, #out, 3 do if out[j] ~= 0 then hset = {} end end
+end
 if #hset > 0 then redis.call('HSET', KEYS[1], unpack(hset)) end
 if #hdel > 0 then redis.call('HDEL', KEYS[1], unpack(hdel)) end
 dayFlush()
 return out
 `
+
+// MarkFuncLua defines the Lua function ledgerMark(K, A): markScript's body
+// as a function, for a script of another package that runs a ledger
+// transition in the same call as its own writes (the worker's begin and
+// settle of a part, see internal/record). K and A are markScript's KEYS and
+// ARGV, as [LedgerCall] prepares them; it returns markScript's reply. Its keys
+// carry the app's hash tag, so they share a Cluster slot with every other key
+// of the app.
+var MarkFuncLua = "local function ledgerMark(K, A)\n" +
+	strings.NewReplacer("KEYS[", "K[", "ARGV[", "A[", "#ARGV", "#A").Replace(markLua) + "\nend\n"

@@ -42,17 +42,57 @@ func SemaphoreKey(provider, corp string) string { return "msgd:sem:{" + provider
 // Acquire takes one of limit slots of key for at most lease. ok is false when all
 // slots are taken. release gives the slot back; call it once the request is done.
 func (s *Semaphore) Acquire(ctx context.Context, key string, limit int, lease time.Duration) (release func(), ok bool, err error) {
+	get := s.QueueAcquire(ctx, s.rdb, key, limit, lease)
+	l, err := get()
+	if err != nil || l == nil {
+		return nil, false, err
+	}
+	return func() { l.Release(context.WithoutCancel(ctx)) }, true, nil
+}
+
+// Lease is a slot of a Semaphore, held until Release (or until its lease time
+// ends, should its holder die).
+type Lease struct {
+	s       *Semaphore
+	key, id string
+}
+
+// QueueAcquire adds the taking of one of limit slots of key to p (a pipeline,
+// or the client itself; in a pipeline the script must be loaded, see
+// [Semaphore.Load]) and returns the function that reads the outcome once p has
+// run: the Lease, or nil when all slots were taken.
+func (s *Semaphore) QueueAcquire(ctx context.Context, p redis.Scripter, key string, limit int, lease time.Duration) func() (*Lease, error) {
 	var b [8]byte
 	if _, err := rand.Read(b[:]); err != nil {
-		return nil, false, fmt.Errorf("ratelimit: semaphore %s: %w", key, err)
+		return func() (*Lease, error) { return nil, fmt.Errorf("ratelimit: semaphore %s: %w", key, err) }
 	}
 	id := hex.EncodeToString(b[:])
-	n, err := semAcquireScript.Run(ctx, s.rdb, []string{key}, limit, lease.Milliseconds(), id).Int()
-	if err != nil {
-		return nil, false, fmt.Errorf("ratelimit: semaphore %s: %w", key, err)
+	var cmd *redis.Cmd
+	if _, pipelined := p.(redis.Pipeliner); pipelined {
+		cmd = semAcquireScript.EvalSha(ctx, p, []string{key}, limit, lease.Milliseconds(), id)
+	} else {
+		cmd = semAcquireScript.Run(ctx, p, []string{key}, limit, lease.Milliseconds(), id)
 	}
-	if n == 0 {
-		return nil, false, nil
+	return func() (*Lease, error) {
+		n, err := cmd.Int()
+		if err != nil {
+			return nil, fmt.Errorf("ratelimit: semaphore %s: %w", key, err)
+		}
+		if n == 0 {
+			return nil, nil
+		}
+		return &Lease{s: s, key: key, id: id}, nil
 	}
-	return func() { s.rdb.ZRem(context.WithoutCancel(ctx), key, id) }, true, nil
 }
+
+// Load loads the semaphore's script into Redis, for pipelines (QueueAcquire);
+// a pipeline that failed with NOSCRIPT may be run again after it.
+func (s *Semaphore) Load(ctx context.Context) error {
+	return semAcquireScript.Load(ctx, s.rdb).Err()
+}
+
+// Release gives the slot back.
+func (l *Lease) Release(ctx context.Context) { l.s.rdb.ZRem(ctx, l.key, l.id) }
+
+// QueueRelease adds giving the slot back to p.
+func (l *Lease) QueueRelease(ctx context.Context, p redis.Cmdable) { p.ZRem(ctx, l.key, l.id) }

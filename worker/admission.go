@@ -14,6 +14,7 @@ import (
 	"github.com/msgdispatch/msgdispatch/internal/job"
 	"github.com/msgdispatch/msgdispatch/internal/record"
 	"github.com/msgdispatch/msgdispatch/providers"
+	"github.com/msgdispatch/msgdispatch/ratelimit"
 )
 
 // handleSend is the admission pipeline of DESIGN.md §4, for one run of a send task.
@@ -29,22 +30,40 @@ func (w *Worker) handleSend(ctx context.Context, t *asynq.Task) error {
 		return w.deferRun(ctx, nil, j, time.Minute, fmt.Sprintf("app %q is not configured on this worker", j.Message.App))
 	}
 	// One round trip reads the record, the tombstone, the app's pauses and the
-	// newest update content (all under the app's hash tag).
+	// newest update content (all under the app's hash tag) and, unless the task
+	// started early, takes a slot of the company's semaphore for the first
+	// request (another slot, pipelined, not atomic). A slot not used by a
+	// request is given back when the run ends.
 	var (
 		getRec    func() (*record.Record, error)
 		getTomb   func() (*record.Tombstone, error)
 		getPause  func() (*appstate.Pause, error)
 		getNewest func() (int64, *record.Content, error)
+		getLease  func() (*ratelimit.Lease, error)
 	)
-	if _, err := w.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
+	early := j.NotBefore.After(w.now())
+	if err := w.pipelined(ctx, func(p redis.Pipeliner) error {
 		getRec = w.records.QueueGet(ctx, p, j.Message.App, j.ID)
 		getTomb = w.records.QueueTombstone(ctx, p, j.Message.App, j.ID)
 		getPause = w.apps.QueuePaused(ctx, p, j.Message.App, j.Message.Tenant)
 		getNewest = w.records.QueueNewest(ctx, p, j.Message.App, j.ID)
+		if !early {
+			key, limit, lease := w.semaphoreOf(j, prov)
+			getLease = w.sem.QueueAcquire(ctx, p, key, limit, lease)
+		}
 		return nil
 	}); err != nil && !errors.Is(err, redis.Nil) { // a missing tombstone is redis.Nil
 		return fmt.Errorf("message %s: read state: %w", j.ID, err)
 	}
+	var held *ratelimit.Lease // the slot taken with the read, until a request uses it
+	if getLease != nil {
+		held, _ = getLease() // none (full, or an error): beforeRequest tries again
+	}
+	defer func() {
+		if held != nil {
+			held.Release(context.WithoutCancel(ctx))
+		}
+	}()
 	rec, err := getRec()
 	if errors.Is(err, record.ErrNotFound) {
 		return fmt.Errorf("message %s: no delivery record (expired or never written): %w", j.ID, asynq.SkipRetry)
@@ -157,7 +176,7 @@ func (w *Worker) handleSend(ctx context.Context, t *asynq.Task) error {
 			return w.deferRun(ctx, rec, j, 0, "worker shut down between parts")
 		}
 		admitted := admittedAt
-		if p.Attempts > 0 || admittedAt.IsZero() || w.now().Sub(admittedAt) > halfMargin {
+		if w.quotaOn(j.Message.App) && (p.Attempts > 0 || admittedAt.IsZero() || w.now().Sub(admittedAt) > halfMargin) {
 			if err := w.readmitPart(ctx, j, p); errors.Is(err, errPartDone) {
 				continue
 			} else if err != nil {
@@ -165,36 +184,29 @@ func (w *Worker) handleSend(ctx context.Context, t *asynq.Task) error {
 			}
 			admitted = w.now()
 		}
-		after, err := w.beforeRequest(ctx, j, prov)
+		req, err := w.beforeRequest(ctx, j, prov, &held)
 		if err != nil {
 			return w.asDefer(ctx, rec, j, err)
 		}
-		if err := w.markSendingInLedger(ctx, j, p); err != nil {
-			after(context.Canceled)
-			return w.asDefer(ctx, rec, j, err)
-		}
-		if err := w.markSending(ctx, rec, p); err != nil {
-			after(context.Canceled)
+		if err := w.begin(ctx, rec, j, i); err != nil { // nothing was written
+			req.end(ctx, context.Canceled)
 			if errors.Is(err, record.ErrCancelled) { // the tombstone came first: nothing leaves
-				p.State, p.Attempts = record.PartPending, p.Attempts-1
-				if _, lerr := w.quota.MarkNotSent(context.WithoutCancel(ctx), w.ref(j, p)); lerr != nil {
-					w.log.Warn("quota charge of a cancelled part not refunded", "message", j.ID, "err", lerr)
-				}
 				return w.endCancelled(ctx, rec, j)
 			}
-			return err // nothing left: asynq retries the run, no budget spent
+			return w.asDefer(ctx, rec, j, err) // else asynq retries the run, no budget spent
 		}
 		res, err := w.send(ctx, prov, p)
-		after(err)
 		w.countLateArrival(ctx, j.Message.App, admitted)
-		if lerr := w.settleLedger(ctx, j, p, err); lerr != nil {
-			w.log.Warn("quota ledger not updated; the next run repairs it", "message", j.ID, "err", lerr)
-		}
 		if err == nil {
-			if err := w.accepted(ctx, rec, p, res); err != nil {
+			p.State, p.Result, p.Error = record.PartAccepted, res, ""
+			if finished, err := w.settleAccepted(ctx, rec, j, i, req); finished || err != nil {
 				return err
 			}
 			continue
+		}
+		req.end(ctx, err)
+		if lerr := w.settleLedger(ctx, j, p, err); lerr != nil {
+			w.log.Warn("quota ledger not updated; the next run repairs it", "message", j.ID, "err", lerr)
 		}
 		if stop, err := w.failed(ctx, rec, j, p, prov, res, err); stop {
 			return err
@@ -313,9 +325,7 @@ func outcome(rec *record.Record, expired bool) record.State {
 }
 
 func (w *Worker) save(ctx context.Context, rec *record.Record, event, detail string) error {
-	wc := w.cfg.Worker
-	ttl := rec.Job.ExpiresAt.Sub(w.now()) + wc.Retention
-	if err := w.records.Save(context.WithoutCancel(ctx), rec, event, detail, max(ttl, wc.Retention), w.stateTTL(rec)); err != nil {
+	if err := w.records.Save(context.WithoutCancel(ctx), rec, event, detail, w.liveTTL(rec), w.stateTTL(rec)); err != nil {
 		return err
 	}
 	switch rec.State {

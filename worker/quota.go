@@ -108,6 +108,10 @@ func (w *Worker) admitNew(ctx context.Context, rec *record.Record, j *job.Send) 
 	if to.All {
 		groups++
 	}
+	if !w.quotaOn(j.Message.App) { // nothing to enforce: everybody now
+		rec.Generations = j.Generation + 1
+		return to, w.now(), nil
+	}
 	d, err := w.quota.Admit(ctx, ratelimit.Request{
 		App: j.Message.App, Tenant: corpOf(app, j.Message.Tenant), MessageID: j.ID, Generation: j.Generation,
 		Recipients: keys, GroupCost: groups * app.Limits.GroupSize, Urgent: j.Urgent, NotAfter: j.ExpiresAt,
@@ -206,35 +210,13 @@ func recipientsOf(bs []ratelimit.Booking) []string {
 	return out
 }
 
-// markSendingInLedger moves a part's users to sending in the quota ledger, just
-// before the request leaves. A refusal (a stale charge, a slot not yet come)
-// defers the run, which re-admits the part.
-func (w *Worker) markSendingInLedger(ctx context.Context, j *job.Send, p *record.Part) error {
-	ref := w.ref(j, p)
-	if len(ref.Recipients) == 0 {
-		return nil
-	}
-	tr, err := w.quota.MarkSending(ctx, ref)
-	if err != nil {
-		return fmt.Errorf("message %s: quota ledger: %w", j.ID, err)
-	}
-	if len(tr.Refused) > 0 {
-		if len(tr.Done) > 0 { // never leave some users sending while the part waits
-			w.quota.MarkFailed(ctx, ratelimit.Ref{App: ref.App, Tenant: ref.Tenant, MessageID: j.ID, Recipients: tr.Done})
-		}
-		r := tr.Refused[0]
-		return Defer(0, fmt.Sprintf("quota ledger refused %s (%s): re-admitting", r.Recipient, r.Why))
-	}
-	return nil
-}
-
 // settleLedger records a request's outcome in the quota ledger: sent; failed when
 // it may have arrived (its charge stays, the next attempt is charged anew); or not
 // sent when the provider certainly refused it before applying it (the charge is
 // refunded, so an outage does not eat the recipients' windows).
 func (w *Worker) settleLedger(ctx context.Context, j *job.Send, p *record.Part, sendErr error) error {
 	ref := w.ref(j, p)
-	if len(ref.Recipients) == 0 {
+	if len(ref.Recipients) == 0 || !w.quotaOn(j.Message.App) {
 		return nil
 	}
 	var err error

@@ -4,42 +4,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"math/rand/v2"
-	"time"
 
 	"github.com/sony/gobreaker/v2"
 
 	"github.com/msgdispatch/msgdispatch/internal/config"
 	"github.com/msgdispatch/msgdispatch/internal/job"
 	"github.com/msgdispatch/msgdispatch/internal/record"
-	"github.com/msgdispatch/msgdispatch/providers"
-	"github.com/msgdispatch/msgdispatch/ratelimit"
 )
-
-// beforeRequest admits one provider request: this process's call rate for the
-// app, the (provider, app) breaker, and the company's cluster-wide concurrency. A
-// refusal is a *DeferError. after must be called with the request's outcome.
-func (w *Worker) beforeRequest(ctx context.Context, j *job.Send, prov providers.Provider) (after func(error), err error) {
-	app := w.cfg.Apps[j.Message.App]
-	if err := w.rates[j.Message.App].Wait(ctx); err != nil {
-		return nil, Defer(0, "worker shutting down")
-	}
-	cb := w.breakers.get(prov.Name(), j.Message.App)
-	done, err := cb.Allow()
-	if err != nil { // open, or its half-open probe is already out
-		return nil, Defer(w.cfg.Worker.Breaker.Timeout, fmt.Sprintf("circuit breaker %s/%s: %v", prov.Name(), j.Message.App, err))
-	}
-	key := ratelimit.SemaphoreKey(prov.Name(), corpOf(app, j.Message.Tenant))
-	release, ok, err := w.sem.Acquire(ctx, key, app.Limits.Concurrency, w.cfg.Worker.SendTimeout+5*time.Second)
-	if err != nil || !ok {
-		done(context.Canceled) // not a provider outcome
-		if err != nil {
-			return nil, err
-		}
-		return nil, Defer(100*time.Millisecond+rand.N(400*time.Millisecond), fmt.Sprintf("%d requests already in flight to the company", app.Limits.Concurrency))
-	}
-	return func(err error) { release(); done(err) }, nil
-}
 
 // breakerGate defers work of an app whose breaker is open, before quota is charged.
 func (w *Worker) breakerGate() Gate {

@@ -11,39 +11,12 @@ import (
 	"github.com/msgdispatch/msgdispatch/providers"
 )
 
-// markSending records, before the request leaves, that part p is being sent and
-// with which attempt: a re-run after a crash can then tell "never left" from "may
-// have left".
-func (w *Worker) markSending(ctx context.Context, rec *record.Record, p *record.Part) error {
-	now := w.now()
-	p.State = record.PartSending
-	p.Attempts++
-	p.SentAt = now
-	if p.FirstSentAt.IsZero() {
-		p.FirstSentAt = now
-	}
-	rec.State, rec.Wait, rec.UpdatedAt = record.Sending, nil, now
-	return w.saveUnlessCancelled(ctx, rec) // cancel.go: no request leaves after the tombstone
-}
-
 // send sends p under a deadline of its own: shutting the worker down does not
 // cancel a request in flight (the shutdown timeout is longer than the send timeout).
 func (w *Worker) send(ctx context.Context, prov providers.Provider, p *record.Part) (*providers.Result, error) {
 	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), w.cfg.Worker.SendTimeout)
 	defer cancel()
 	return prov.Send(sctx, &p.Part)
-}
-
-// accepted records an accepted part (the last part's record is written by finish).
-func (w *Worker) accepted(ctx context.Context, rec *record.Record, p *record.Part, res *providers.Result) error {
-	p.State, p.Result, p.Error = record.PartAccepted, res, ""
-	for _, q := range rec.Parts {
-		if q.State == record.PartPending {
-			rec.UpdatedAt = w.now()
-			return w.save(ctx, rec, "", "")
-		}
-	}
-	return nil
 }
 
 // failed handles a failed request of part p by the error's class. It returns

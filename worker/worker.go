@@ -126,7 +126,7 @@ func New(opts Options) (*Worker, error) {
 	w.quota = quota
 	w.enqueuer = asynq.NewClientFromRedisClient(opts.Redis)
 	w.rdb = opts.Redis
-	tokens := tokenstore.New(opts.Redis, tokenstore.Options{})
+	tokens := tokenstore.New(opts.Redis, tokenstore.Options{Local: true}) // a fresh token costs no Redis call
 	for name, app := range opts.Config.Apps {
 		p, err := catalog.New(name, app, catalog.Deps{Tokens: tokens, HTTP: hc, Redis: opts.Redis, Asynq: w.enqueuer, Logger: w.log, Now: w.now})
 		if err != nil {

@@ -74,79 +74,92 @@ func (s *Store) QueueTombstone(ctx context.Context, p redis.Cmdable, app, id str
 
 // saveUnlessCancelledScript writes a record unless the message has a tombstone.
 //
-// KEYS[1] record, KEYS[2] tombstone; ARGV[1] record JSON, ARGV[2] ttl ms.
+// KEYS[1] record, KEYS[2] tombstone; ARGV[1] ttl ms, ARGV[2…] the record's
+// hash fields and values.
 var saveUnlessCancelledScript = redis.NewScript(`
 if redis.call('EXISTS', KEYS[2]) == 1 then return 0 end
-redis.call('HSET', KEYS[1], 'rec', ARGV[1])
-redis.call('PEXPIRE', KEYS[1], ARGV[2])
+local f = {}
+for i = 2, #ARGV do f[#f + 1] = ARGV[i] end
+redis.call('HSET', KEYS[1], unpack(f))
+redis.call('HINCRBY', KEYS[1], 'v', 1)
+redis.call('HDEL', KEYS[1], 'rec')
+redis.call('PEXPIRE', KEYS[1], ARGV[1])
 return 1
 `)
 
 // SaveUnlessCancelled writes a live (non-terminal) record without an event,
 // in one step with checking that the message has no tombstone; with one it
-// writes nothing and returns ErrCancelled. The worker marks a part sending
-// with it, so no request leaves after a cancel.
+// writes nothing and returns ErrCancelled. (The worker's send path uses
+// Begin, which also moves the quota ledger.)
 func (s *Store) SaveUnlessCancelled(ctx context.Context, rec *Record, ttl time.Duration) error {
-	b, err := json.Marshal(rec)
+	e, err := rec.encode()
 	if err != nil {
-		return fmt.Errorf("record: encode %s: %w", rec.ID, err)
+		return err
 	}
-	n, err := saveUnlessCancelledScript.Run(ctx, s.rdb, []string{Key(rec.App, rec.ID), TombKey(rec.App, rec.ID)}, b, max(ttl.Milliseconds(), 1)).Int()
+	args := append([]any{max(ttl.Milliseconds(), 1)}, e.fields...)
+	n, err := saveUnlessCancelledScript.Run(ctx, s.rdb, []string{Key(rec.App, rec.ID), TombKey(rec.App, rec.ID)}, args...).Int()
 	if err != nil {
 		return fmt.Errorf("record: save %s: %w", rec.ID, err)
 	}
 	if n == 0 {
 		return fmt.Errorf("record: save %s: %w", rec.ID, ErrCancelled)
 	}
+	rec.stored = e.next
 	return nil
 }
 
-// GetRaw reads a record and its stored JSON, for CompareAndSave.
+// GetRaw reads a record and its version (an opaque string), for CompareAndSave.
 func (s *Store) GetRaw(ctx context.Context, app, id string) (*Record, string, error) {
-	raw, err := s.rdb.HGet(ctx, Key(app, id), "rec").Result()
-	if errors.Is(err, redis.Nil) {
-		return nil, "", fmt.Errorf("record: get %s: %w", id, ErrNotFound)
-	}
+	m, err := s.rdb.HGetAll(ctx, Key(app, id)).Result()
 	if err != nil {
 		return nil, "", fmt.Errorf("record: get %s: %w", id, err)
 	}
-	var rec Record
-	if err := json.Unmarshal([]byte(raw), &rec); err != nil {
-		return nil, "", fmt.Errorf("record: decode %s: %w", id, err)
+	rec, ok, err := decode(id, m)
+	if err != nil {
+		return nil, "", err
 	}
-	return &rec, raw, nil
+	if !ok {
+		return nil, "", fmt.Errorf("record: get %s: %w", id, ErrNotFound)
+	}
+	return rec, m[fieldVersion], nil
 }
 
 // ErrChanged is returned by CompareAndSave when the record changed since it
 // was read.
 var ErrChanged = errors.New("changed since it was read")
 
-// compareAndSaveScript writes a record and its event if it is unchanged.
+// compareAndSaveScript writes a record and its event if its version is
+// unchanged.
 //
-// KEYS[1] record, KEYS[2] events; ARGV[1] old JSON, ARGV[2] new JSON,
-// ARGV[3] ttl ms, ARGV[4] max len, ARGV[5…] event fields.
+// KEYS[1] record, KEYS[2] events; ARGV[1] version read, ARGV[2] ttl ms,
+// ARGV[3] max len, ARGV[4] n = number of record items, ARGV[5 … 4+n] the
+// record's hash fields and values, ARGV[5+n …] the event's fields and values.
 var compareAndSaveScript = redis.NewScript(`
-if redis.call('HGET', KEYS[1], 'rec') ~= ARGV[1] then return 0 end
-redis.call('HSET', KEYS[1], 'rec', ARGV[2])
-redis.call('PEXPIRE', KEYS[1], ARGV[3])
-local args = {KEYS[2], 'MAXLEN', '~', ARGV[4], '*'}
-for i = 5, #ARGV do args[#args + 1] = ARGV[i] end
+if (redis.call('HGET', KEYS[1], 'v') or '') ~= ARGV[1] then return 0 end
+local n = tonumber(ARGV[4])
+local f = {}
+for i = 5, 4 + n do f[#f + 1] = ARGV[i] end
+redis.call('HSET', KEYS[1], unpack(f))
+redis.call('HINCRBY', KEYS[1], 'v', 1)
+redis.call('HDEL', KEYS[1], 'rec')
+redis.call('PEXPIRE', KEYS[1], ARGV[2])
+local args = {KEYS[2], 'MAXLEN', '~', ARGV[3], '*'}
+for i = 5 + n, #ARGV do args[#args + 1] = ARGV[i] end
 redis.call('XADD', unpack(args))
 return 1
 `)
 
 // CompareAndSave writes rec with an event of type typ only if the stored
-// record is still old (as GetRaw returned it); otherwise it returns
+// record is still the version old (as GetRaw returned it); otherwise it returns
 // ErrChanged. The cancel task uses it to end a message no task owns any more.
 func (s *Store) CompareAndSave(ctx context.Context, rec *Record, old, typ, detail string, ttl time.Duration) error {
-	rec.EventSeq++
-	b, err := json.Marshal(rec)
+	ev := rec.nextEvent(typ, detail)
+	e, err := rec.encode()
 	if err != nil {
-		return fmt.Errorf("record: encode %s: %w", rec.ID, err)
+		return err
 	}
-	ev := []any{"event_id", fmt.Sprintf("%s/%d", rec.ID, rec.EventSeq), "message_id", rec.ID, "app", rec.App,
-		"type", typ, "state", string(rec.State), "at", rec.UpdatedAt.UTC().Format(time.RFC3339Nano), "detail", detail}
-	args := append([]any{old, b, max(ttl.Milliseconds(), 1), s.EventsMaxLen}, ev...)
+	args := append([]any{old, max(ttl.Milliseconds(), 1), s.EventsMaxLen, len(e.fields)}, e.fields...)
+	args = append(args, ev...)
 	n, err := compareAndSaveScript.Run(ctx, s.rdb, []string{Key(rec.App, rec.ID), EventsKey(rec.App)}, args...).Int()
 	if err != nil {
 		return fmt.Errorf("record: save %s: %w", rec.ID, err)
@@ -154,6 +167,7 @@ func (s *Store) CompareAndSave(ctx context.Context, rec *Record, old, typ, detai
 	if n == 0 {
 		return fmt.Errorf("record: save %s: %w", rec.ID, ErrChanged)
 	}
+	rec.stored = e.next
 	return nil
 }
 

@@ -157,12 +157,19 @@ type Record struct {
 	CreatedAt  time.Time `json:"created_at"`
 	UpdatedAt  time.Time `json:"updated_at"`
 	FinishedAt time.Time `json:"finished_at,omitzero"`
-	// Enqueued is true once the producer saw its task enqueued.
+	// Enqueued is true when the producer wrote the record to be enqueued in the
+	// same Send (the enqueue follows at once; a Send retried with the same
+	// idempotency key enqueues again, idempotently). The producer's Status
+	// checks the queue for a message still queued past its expiry.
 	Enqueued bool `json:"enqueued"`
 	// Updates and Cancel are read from their own keys (see UpdateKey,
 	// CancelKey) by the producer's Status; they are never stored in the record.
 	Updates *Updates       `json:"updates,omitempty"`
 	Cancel  *CancelOutcome `json:"cancel,omitempty"`
+
+	// stored is what Redis holds of the job and the parts, as this Record last
+	// read or wrote them: a write rewrites only what changed (see layout.go).
+	stored stored
 }
 
 // Invalid returns every recipient a provider refused, over all parts.

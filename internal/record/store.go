@@ -2,7 +2,6 @@ package record
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"strconv"
@@ -52,8 +51,8 @@ func idemKey(app, key string) string { return "msgd:{" + app + "}:idem:" + key }
 // createScript creates a record unless its idempotency key is already held.
 //
 // KEYS[1] idempotency key, KEYS[2] record key of the new message
-// ARGV[1] new message id, ARGV[2] body hash, ARGV[3] record JSON,
-// ARGV[4] record TTL ms, ARGV[5] idempotency key TTL ms
+// ARGV[1] new message id, ARGV[2] body hash, ARGV[3] record TTL ms,
+// ARGV[4] idempotency key TTL ms, ARGV[5…] the record's hash fields and values
 //
 // Returns {"created", id} or {"exists", id} (same body) or {"conflict", id}.
 var createScript = redis.NewScript(`
@@ -64,9 +63,11 @@ if cur then
   if string.sub(cur, sep + 1) ~= ARGV[2] then return {'conflict', id} end
   return {'exists', id}
 end
-redis.call('SET', KEYS[1], ARGV[1] .. '\n' .. ARGV[2], 'PX', ARGV[5])
-redis.call('HSET', KEYS[2], 'rec', ARGV[3])
-redis.call('PEXPIRE', KEYS[2], ARGV[4])
+redis.call('SET', KEYS[1], ARGV[1] .. '\n' .. ARGV[2], 'PX', ARGV[4])
+local f = {}
+for i = 5, #ARGV do f[#f + 1] = ARGV[i] end
+redis.call('HSET', KEYS[2], unpack(f))
+redis.call('PEXPIRE', KEYS[2], ARGV[3])
 return {'created', ARGV[1]}
 `)
 
@@ -85,30 +86,36 @@ return 1
 // created=false; with another hash it returns a *ConflictError. ttl is how long
 // the record lives if its message never ends.
 func (s *Store) Create(ctx context.Context, rec *Record, bodyHash string, ttl time.Duration) (id string, created bool, err error) {
-	b, err := json.Marshal(rec)
+	e, err := rec.encode()
 	if err != nil {
-		return "", false, fmt.Errorf("record: encode %s: %w", rec.ID, err)
+		return "", false, err
+	}
+	fields := append(e.fields, fieldVersion, 1)
+	if rec.Enqueued {
+		fields = append(fields, fieldEnq, "1")
 	}
 	if rec.IdempotencyKey == "" {
 		_, err := s.rdb.TxPipelined(ctx, func(p redis.Pipeliner) error {
-			p.HSet(ctx, Key(rec.App, rec.ID), "rec", b)
+			p.HSet(ctx, Key(rec.App, rec.ID), fields...)
 			p.PExpire(ctx, Key(rec.App, rec.ID), ttl)
 			return nil
 		})
 		if err != nil {
 			return "", false, fmt.Errorf("record: create %s: %w", rec.ID, err)
 		}
+		rec.stored = e.next
 		return rec.ID, true, nil
 	}
 	idemTTL := ttl + s.IdempotencyHold
+	args := append([]any{rec.ID, bodyHash, ttl.Milliseconds(), idemTTL.Milliseconds()}, fields...)
 	res, err := createScript.Run(ctx, s.rdb,
-		[]string{idemKey(rec.App, rec.IdempotencyKey), Key(rec.App, rec.ID)},
-		rec.ID, bodyHash, b, ttl.Milliseconds(), idemTTL.Milliseconds()).StringSlice()
+		[]string{idemKey(rec.App, rec.IdempotencyKey), Key(rec.App, rec.ID)}, args...).StringSlice()
 	if err != nil {
 		return "", false, fmt.Errorf("record: create %s: %w", rec.ID, err)
 	}
 	switch res[0] {
 	case "created":
+		rec.stored = e.next
 		return res[1], true, nil
 	case "exists":
 		return res[1], false, nil
@@ -145,37 +152,35 @@ func (s *Store) QueueGet(ctx context.Context, p redis.Cmdable, app, id string) f
 		if err != nil {
 			return nil, fmt.Errorf("record: get %s: %w", id, err)
 		}
-		raw, ok := m["rec"]
+		rec, ok, err := decode(id, m)
+		if err != nil {
+			return nil, err
+		}
 		if !ok {
 			return nil, fmt.Errorf("record: get %s: %w", id, ErrNotFound)
 		}
-		var rec Record
-		if err := json.Unmarshal([]byte(raw), &rec); err != nil {
-			return nil, fmt.Errorf("record: decode %s: %w", id, err)
-		}
-		rec.Enqueued = m["enq"] == "1"
-		return &rec, nil
+		return rec, nil
 	}
 }
 
-// Save writes rec and, in the same MULTI, appends an event of type typ with
-// detail (when typ is not empty). A terminal record is kept for retention from
-// now, and its idempotency key for IdempotencyHold; a live one for ttl.
+// Save writes rec — its meta and whatever of its job and parts changed since
+// it was read or last written — and, in the same MULTI, appends an event of
+// type typ with detail (when typ is not empty). A terminal record is kept for
+// retention from now, and its idempotency key for IdempotencyHold; a live one
+// for ttl.
 func (s *Store) Save(ctx context.Context, rec *Record, typ, detail string, ttl, retention time.Duration) error {
-	now := rec.UpdatedAt
-	var ev *Event
-	if typ != "" {
-		rec.EventSeq++
-		ev = &Event{ID: rec.ID + "/" + strconv.Itoa(rec.EventSeq), MessageID: rec.ID, App: rec.App,
-			Type: typ, State: rec.State, At: now, Detail: detail}
-	}
-	b, err := json.Marshal(rec)
+	ev := rec.nextEvent(typ, detail)
+	e, err := rec.encode()
 	if err != nil {
-		return fmt.Errorf("record: encode %s: %w", rec.ID, err)
+		return err
 	}
 	key := Key(rec.App, rec.ID)
 	_, err = s.rdb.TxPipelined(ctx, func(p redis.Pipeliner) error {
-		p.HSet(ctx, key, "rec", b)
+		p.HSet(ctx, key, e.fields...)
+		p.HIncrBy(ctx, key, fieldVersion, 1)
+		if rec.stored.legacy {
+			p.HDel(ctx, key, fieldLegacy)
+		}
 		if rec.State.Terminal() {
 			p.PExpire(ctx, key, retention)
 			if rec.IdempotencyKey != "" {
@@ -185,18 +190,26 @@ func (s *Store) Save(ctx context.Context, rec *Record, typ, detail string, ttl, 
 			p.PExpire(ctx, key, ttl)
 		}
 		if ev != nil {
-			p.XAdd(ctx, &redis.XAddArgs{
-				Stream: EventsKey(rec.App), MaxLen: s.EventsMaxLen, Approx: true,
-				Values: []any{"event_id", ev.ID, "message_id", ev.MessageID, "app", ev.App,
-					"type", ev.Type, "state", string(ev.State), "at", ev.At.UTC().Format(time.RFC3339Nano), "detail", ev.Detail},
-			})
+			p.XAdd(ctx, &redis.XAddArgs{Stream: EventsKey(rec.App), MaxLen: s.EventsMaxLen, Approx: true, Values: ev})
 		}
 		return nil
 	})
 	if err != nil {
 		return fmt.Errorf("record: save %s: %w", rec.ID, err)
 	}
+	rec.stored = e.next
 	return nil
+}
+
+// nextEvent numbers the next event of rec (when typ is not empty) and returns
+// its stream fields; nil when typ is empty.
+func (rec *Record) nextEvent(typ, detail string) []any {
+	if typ == "" {
+		return nil
+	}
+	rec.EventSeq++
+	return []any{"event_id", rec.ID + "/" + strconv.Itoa(rec.EventSeq), "message_id", rec.ID, "app", rec.App,
+		"type", typ, "state", string(rec.State), "at", rec.UpdatedAt.UTC().Format(time.RFC3339Nano), "detail", detail}
 }
 
 // Events reads up to count events of app from the oldest.

@@ -16,12 +16,12 @@ import (
 )
 
 // Update state lives beside the delivery record, never in it: the send task
-// rewrites the record as a whole JSON value, so a second writer would lose
-// changes. The producer writes the update hash (sequence, newest content,
-// history) with Lua; the update task writes per-recipient results; the send
-// task only reads it. Provider rules (single-use codes) live in the
-// provider, with its state in the app's key-value store (internal/kv).
-
+// rewrites the record's meta and parts without reading them first, so a second
+// writer would lose changes. The producer writes the update hash (sequence,
+// newest content, history) with Lua; the update task writes per-recipient
+// results; the send task only reads it. Provider rules (single-use codes)
+// live in the provider, with its state in the app's key-value store
+// (internal/kv).
 //
 //	msgd:{app}:upd:<id>      hash: seq, newest, h:<seq>, u:<user>
 //	msgd:{app}:updlock:<id>  the running update task's lease

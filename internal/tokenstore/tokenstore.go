@@ -75,6 +75,11 @@ type Options struct {
 	// Now is the clock for token lifetimes and negative entries (not for
 	// waiting, which uses timers). Default time.Now; set it in tests.
 	Now func() time.Time
+	// Local keeps a copy of each token in the process until its refresh point
+	// (see RefreshBefore): a Token call while that copy is fresh makes no Redis
+	// call at all. Invalidate drops the copy (and the shared entry, when it
+	// still holds the same token). Default false: every call reads Redis.
+	Local bool
 	// OnError, if set, receives errors Token recovers from without failing the
 	// call: a failed early refresh (the still-valid token is returned) and a
 	// fetched token that could not be stored. Errors never hold a token. It is
@@ -88,6 +93,7 @@ type Store struct {
 	rdb     redis.UniversalClient
 	opts    Options
 	flights flights
+	local   localCache
 
 	// onWait, if set (tests), is called each time a caller starts waiting for
 	// another caller's fetch: joining this process's flight, or polling Redis
@@ -147,6 +153,11 @@ func (s *Store) Token(ctx context.Context, key string, fetch providers.FetchFunc
 	if fetch == nil {
 		return "", fmt.Errorf("tokenstore: token %q: nil fetch func", key)
 	}
+	if s.opts.Local {
+		if e := s.local.get(key); e.state(s.now(), s.opts.RefreshBefore) == stateFresh {
+			return e.Tok, nil
+		}
+	}
 	k := s.keysFor(key)
 	e, err := s.load(ctx, k.tok)
 	if err != nil {
@@ -154,6 +165,7 @@ func (s *Store) Token(ctx context.Context, key string, fetch providers.FetchFunc
 	}
 	switch e.state(s.now(), s.opts.RefreshBefore) {
 	case stateFresh:
+		s.keep(key, e)
 		return e.Tok, nil
 	case stateFailed:
 		return "", e.failedErr(key)
@@ -174,6 +186,7 @@ func (s *Store) Invalidate(ctx context.Context, key, token string) error {
 	if token == "" {
 		return nil
 	}
+	s.local.drop(key, token)
 	if err := invalidateScript.Run(ctx, s.rdb, []string{s.keysFor(key).tok}, token).Err(); err != nil {
 		return fmt.Errorf("tokenstore: invalidate token %q: %w", key, err)
 	}
@@ -376,6 +389,7 @@ func (s *Store) fetchAndStore(ctx context.Context, key string, k redisKeys, lock
 	}
 	now := s.now()
 	e := &entry{Tok: tok, Iat: now.UnixMilli(), Exp: now.Add(life).UnixMilli()}
+	s.keep(key, e)
 	ok, serr := s.store(ctx, k, lockVal, e, life)
 	if serr != nil {
 		// We still have a good token; the next caller will fetch again.
@@ -433,6 +447,13 @@ func (s *Store) load(ctx context.Context, tokKey string) (*entry, error) {
 }
 
 func (s *Store) now() time.Time { return s.opts.Now() }
+
+// keep copies a token entry into the process (Options.Local).
+func (s *Store) keep(key string, e *entry) {
+	if s.opts.Local && e != nil && e.Fail == nil && e.Tok != "" {
+		s.local.put(key, e)
+	}
+}
 
 func (s *Store) report(key string, err error) {
 	if s.opts.OnError != nil {
