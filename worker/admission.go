@@ -2,7 +2,6 @@ package worker
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"slices"
 	"time"
@@ -10,220 +9,34 @@ import (
 	"github.com/hibiken/asynq"
 	"github.com/redis/go-redis/v9"
 
-	"github.com/msgdispatch/msgdispatch/internal/appstate"
 	"github.com/msgdispatch/msgdispatch/internal/job"
 	"github.com/msgdispatch/msgdispatch/internal/record"
 	"github.com/msgdispatch/msgdispatch/providers"
-	"github.com/msgdispatch/msgdispatch/ratelimit"
 )
 
-// handleSend is the admission pipeline of DESIGN.md §4, for one run of a send task.
+// handleSend is the admission pipeline (docs/architecture.md), for one run of
+// a send task. Each step either lets the run go on or ends it with what the
+// handler returns.
 func (w *Worker) handleSend(ctx context.Context, t *asynq.Task) error {
-	// 1. Decode and validate. A payload no retry can fix is archived with the reason.
-	j, err := job.DecodeSend(t.Payload())
-	if err != nil {
-		return fmt.Errorf("%w: %w", err, asynq.SkipRetry)
-	}
-	prov, ok := w.providers[j.Message.App]
-	if !ok {
-		// A newer producer may know an app this worker's config does not yet.
-		return w.deferRun(ctx, nil, j, time.Minute, fmt.Sprintf("app %q is not configured on this worker", j.Message.App))
-	}
-	// One round trip reads the record, the tombstone, the app's pauses and the
-	// newest update content (all under the app's hash tag) and, unless the task
-	// started early, takes a slot of the company's semaphore for the first
-	// request (another slot, pipelined, not atomic). A slot not used by a
-	// request is given back when the run ends.
-	var (
-		getRec    func() (*record.Record, error)
-		getTomb   func() (*record.Tombstone, error)
-		getPause  func() (*appstate.Pause, error)
-		getNewest func() (int64, *record.Content, error)
-		getLease  func() (*ratelimit.Lease, error)
-	)
-	early := j.NotBefore.After(w.now())
-	if err := w.pipelined(ctx, func(p redis.Pipeliner) error {
-		getRec = w.records.QueueGet(ctx, p, j.Message.App, j.ID)
-		getTomb = w.records.QueueTombstone(ctx, p, j.Message.App, j.ID)
-		getPause = w.apps.QueuePaused(ctx, p, j.Message.App, j.Message.Tenant)
-		getNewest = w.records.QueueNewest(ctx, p, j.Message.App, j.ID)
-		if !early {
-			key, limit, lease := w.semaphoreOf(j, prov)
-			getLease = w.sem.QueueAcquire(ctx, p, key, limit, lease)
-		}
-		return nil
-	}); err != nil && !errors.Is(err, redis.Nil) { // a missing tombstone is redis.Nil
-		return fmt.Errorf("message %s: read state: %w", j.ID, err)
-	}
-	var held *ratelimit.Lease // the slot taken with the read, until a request uses it
-	if getLease != nil {
-		held, _ = getLease() // none (full, or an error): beforeRequest tries again
-	}
-	defer func() {
-		if held != nil {
-			held.Release(context.WithoutCancel(ctx))
-		}
-	}()
-	rec, err := getRec()
-	if errors.Is(err, record.ErrNotFound) {
-		return fmt.Errorf("message %s: no delivery record (expired or never written): %w", j.ID, asynq.SkipRetry)
-	}
-	if err != nil {
+	r, err := w.load(ctx, t)
+	if r == nil {
 		return err
 	}
-	if rec.State.Terminal() {
-		return nil // a repeated run of a finished message: nothing to do
-	}
-	now := w.now()
-	rec.Runs++
-
-	// asynq schedules to the second, so a task (a quota follow-up above all) may
-	// start up to a second before its time: wait for it here rather than book
-	// yet another generation.
-	if early := j.NotBefore.Sub(now); early > 0 {
-		if early > 2*time.Second {
-			return w.deferRun(ctx, rec, j, early, "not before "+j.NotBefore.Format(time.RFC3339Nano))
-		}
-		t := time.NewTimer(early)
-		select {
-		case <-t.C:
-		case <-ctx.Done():
-			t.Stop()
-			return Defer(early, "worker shutting down")
-		}
-		now = w.now()
-	}
-
-	// 2. Cancelled? Expired? (The tombstone is checked again, atomically, when
-	// each part is marked sending.)
-	if tomb, err := getTomb(); err != nil {
-		return err
-	} else if tomb != nil {
-		return w.endCancelled(ctx, rec, j)
-	}
-	if !now.Before(j.ExpiresAt) {
-		return w.finish(ctx, rec, now, "expired before it could be sent")
-	}
-
-	// App or tenant paused because credentials or authorisation are broken (G7).
-	if p, err := getPause(); err != nil {
-		return err
-	} else if p != nil {
-		return w.deferRun(ctx, rec, j, p.Until.Sub(now), "app paused: "+p.Reason)
-	}
-
-	// 3–5. Admission gates: peak minutes, breaker, quota (then the caller's own).
-	a := &Attempt{Job: j, Record: rec, Now: now}
-	for _, g := range w.gates {
-		if err := g.Admit(ctx, a); err != nil {
-			var d *DeferError
-			if errors.As(err, &d) {
-				return w.deferRun(ctx, rec, j, d.For, d.Reason)
-			}
-			return fmt.Errorf("message %s: admission: %w", j.ID, err)
-		}
-	}
-
-	// A part still marked sending was left by a run that crashed mid-request: it
-	// may have been applied. That costs budget (G3) and freezes its bytes (G2).
-	if crashed := w.recoverUnfinished(rec, prov, now); crashed && rec.Failures >= w.cfg.Worker.FailureBudget {
-		w.giveUp(rec, "failure budget spent: the worker crashed during an attempt")
-		return w.finish(ctx, rec, now, "")
-	}
-
-	// 5. Quota, booked: decide this generation's recipients once — charged now, or
-	// booked at their earliest legal slot for a follow-up — and render the parts
-	// of those charged now. Every later attempt re-sends these bytes.
-	var admittedAt time.Time
-	if rec.Generations <= j.Generation {
-		to, _, err := w.admitNew(ctx, rec, j)
-		if err != nil {
-			return err
-		}
-		admittedAt = w.now()
-		if !to.Empty() {
-			msg := j.Message
-			msg.To = to
-			seq, err := w.newestContent(getNewest, prov.Capabilities(), &msg) // updates enqueued before the send
-			if err != nil {
-				return err
-			}
-			parts, err := prov.Prepare(ctx, &msg, providers.PrepareOptions{MessageID: j.ID, Generation: j.Generation})
-			if err != nil {
-				return w.prepareFailed(ctx, rec, j, err)
-			}
-			if err := w.indexRefs(ctx, rec, parts); err != nil {
-				return err
-			}
-			offset := len(rec.Parts)
-			for _, p := range parts {
-				p.Index += offset
-				rec.Parts = append(rec.Parts, record.Part{Part: p, Generation: j.Generation, State: record.PartPending, ContentSeq: seq})
-			}
-			w.markRendered(ctx, rec, seq)
-		}
-	}
-
-	// 6–7. Send every pending part of this generation under its own deadline and
-	// record the outcome.
-	halfMargin := w.cfg.Apps[j.Message.App].Limits.Margin / 2
-	for i := range rec.Parts {
-		p := &rec.Parts[i]
-		if p.State != record.PartPending || p.Generation != j.Generation {
-			continue
-		}
-		if ctx.Err() != nil { // shutting down: the rest runs after the restart
-			return w.deferRun(ctx, rec, j, 0, "worker shut down between parts")
-		}
-		admitted := admittedAt
-		if w.quotaOn(j.Message.App) && (p.Attempts > 0 || admittedAt.IsZero() || w.now().Sub(admittedAt) > halfMargin) {
-			if err := w.readmitPart(ctx, j, p); errors.Is(err, errPartDone) {
-				continue
-			} else if err != nil {
-				return w.asDefer(ctx, rec, j, err)
-			}
-			admitted = w.now()
-		}
-		req, err := w.beforeRequest(ctx, j, prov, &held)
-		if err != nil {
-			return w.asDefer(ctx, rec, j, err)
-		}
-		if err := w.begin(ctx, rec, j, i); err != nil { // nothing was written
-			req.end(ctx, context.Canceled)
-			if errors.Is(err, record.ErrCancelled) { // the tombstone came first: nothing leaves
-				return w.endCancelled(ctx, rec, j)
-			}
-			return w.asDefer(ctx, rec, j, err) // else asynq retries the run, no budget spent
-		}
-		res, err := w.send(ctx, prov, p)
-		w.countLateArrival(ctx, j.Message.App, admitted)
-		if err == nil {
-			p.State, p.Result, p.Error = record.PartAccepted, res, ""
-			if finished, err := w.settleAccepted(ctx, rec, j, i, req); finished || err != nil {
-				return err
-			}
-			continue
-		}
-		req.end(ctx, err)
-		if lerr := w.settleLedger(ctx, j, p, err); lerr != nil {
-			w.log.Warn("quota ledger not updated; the next run repairs it", "message", j.ID, "err", lerr)
-		}
-		if stop, err := w.failed(ctx, rec, j, p, prov, res, err); stop {
+	defer r.releaseSlot(ctx)
+	for _, step := range []sendStep{
+		w.waitUntilDue,   // a task may start up to a second early
+		w.stopChecks,     // cancelled, expired, app or tenant paused
+		w.runGates,       // peak minutes, breaker, the caller's gates
+		w.recoverCrashed, // a part left sending by a crashed run
+		w.admitAndRender, // quota, booked; parts rendered once
+		w.sendParts,      // each pending part: begin, send, settle
+		w.bookFollowUp,   // recipients booked for later
+	} {
+		if end, err := step(ctx, r); end {
 			return err
 		}
 	}
-
-	// Recipients booked for later go with the next generation's task.
-	if len(rec.Booked) > 0 {
-		if err := w.enqueueFollowUp(ctx, rec, j); err != nil {
-			return err
-		}
-		next := slices.MinFunc(rec.Booked, func(a, b record.Booking) int { return a.At.Compare(b.At) })
-		reason := fmt.Sprintf("quota: %d recipients booked for later, the next at %s (%s)", len(rec.Booked), next.At.Format(time.RFC3339Nano), next.Reason)
-		rec.State, rec.Wait, rec.UpdatedAt = record.Waiting, &record.Wait{Reason: reason, Until: next.At}, w.now()
-		return w.save(ctx, rec, "waiting", reason)
-	}
-	return w.finish(ctx, rec, w.now(), "")
+	return w.finish(ctx, r.rec, w.now(), "")
 }
 
 // indexRefs records the provider references of parts ([providers.Part.Ref])
