@@ -109,6 +109,9 @@ type Sim struct {
 	faults    []Fault
 	down      bool
 	seq       int64
+	// changed is closed (and replaced) whenever a request is finished; see
+	// [Sim.WaitFor].
+	changed chan struct{}
 
 	srvMu    sync.Mutex
 	srv      *http.Server
@@ -156,6 +159,7 @@ func New(opts Options) *Sim {
 		groups:   map[string]map[string][]string{},
 		messages: map[string]map[string]*message{},
 		cards:    map[string]map[string]json.RawMessage{},
+		changed:  make(chan struct{}),
 	}
 }
 
@@ -367,6 +371,8 @@ func (s *Sim) finish(rec Request) {
 	rec.Seq = s.seq
 	rec.At = s.clock()
 	s.requests = append(s.requests, rec)
+	close(s.changed)
+	s.changed = make(chan struct{})
 }
 
 // abort drops the connection without an answer.

@@ -272,3 +272,33 @@ func TestFaultHTTPStatus(t *testing.T) {
 		t.Fatalf("faulted requests = %d, want 2", faulted)
 	}
 }
+
+// TestWaitDeliveries: a waiter started before the send wakes when the send
+// is delivered (no polling), and one whose context ends gets an error with
+// what arrived so far.
+func TestWaitDeliveries(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	got := make(chan []xiezuosim.Delivery, 1)
+	errc := make(chan error, 1)
+	go func() {
+		ds, err := b.sim.WaitDeliveries(context.Background(), "u2", 1)
+		got <- ds
+		errc <- err
+	}()
+	tk := b.token(t)
+	if a := b.do(t, http.MethodPost, sendPath, tok(tk), cardBody("wait-1", "hi", "u2"), nil); a.status != http.StatusOK {
+		t.Fatalf("send = %+v", a)
+	}
+	if ds, err := <-got, <-errc; err != nil || len(ds) != 1 || ds[0].CtxID != "wait-1" {
+		t.Fatalf("WaitDeliveries = %+v, %v; want the one card", ds, err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if ds, err := b.sim.WaitDeliveries(ctx, "u2", 2); err == nil || len(ds) != 1 {
+		t.Fatalf("WaitDeliveries(2) with an ended context = %d deliveries, %v; want 1 and an error", len(ds), err)
+	}
+	if rs, err := b.sim.WaitRequests(context.Background(), xiezuosim.EndpointToken, 1); err != nil || len(rs) != 1 {
+		t.Fatalf("WaitRequests(token) = %+v, %v", rs, err)
+	}
+}
