@@ -61,6 +61,8 @@ type testBundle struct {
 type setupOpts struct {
 	// onUnknown is the app's on_unknown line; "" leaves the default.
 	onUnknown string
+	// noUpdatePath leaves update_path out of the app's block.
+	noUpdatePath bool
 }
 
 // setup starts Redis, the simulator (one WPS-4 app of company c-100 with
@@ -87,9 +89,12 @@ func setup(t *testing.T, opts ...func(*setupOpts)) *testBundle {
 	}
 	t.Cleanup(func() { _ = b.sim.Close() })
 
-	onUnknown := ""
+	onUnknown, updatePath := "", "update_path: "+e2eUpdate
 	if o.onUnknown != "" {
 		onUnknown = "on_unknown: " + o.onUnknown
+	}
+	if o.noUpdatePath {
+		updatePath = "# no update_path"
 	}
 	yml := fmt.Sprintf(`
 peak: {enabled: false}
@@ -105,11 +110,11 @@ apps:
       signature: wps4
       header_style: wps_docs
       company_token_path: %s
-      update_path: %s
+      %s
       biz_type: approval
       company_id: %s
       company_uid: bot-1
-`, e2eApp, onUnknown, base, e2eKey, e2eToken, e2eUpdate, e2eCompany)
+`, e2eApp, onUnknown, base, e2eKey, e2eToken, updatePath, e2eCompany)
 	b.cfg, err = config.Parse([]byte(yml), func(k string) (string, bool) { return e2eSecret, k == "XIEZUO_SECRET" })
 	if err != nil {
 		t.Fatal(err)
@@ -315,9 +320,10 @@ func TestE2EUpdateOfTextRefused(t *testing.T) {
 	tests := []struct {
 		desc    string
 		content producer.Content
+		reason  string // why the fallback records u1 unreachable
 	}{
-		{desc: "new text", content: producer.Content{Kind: providers.KindText, Text: "会议改到四点"}},
-		{desc: "a card", content: producer.Content{Kind: providers.KindCard, Body: json.RawMessage(e2eCard)}},
+		{desc: "new text", content: producer.Content{Kind: providers.KindText, Text: "会议改到四点"}, reason: "updates only cards"},
+		{desc: "a card", content: producer.Content{Kind: providers.KindCard, Body: json.RawMessage(e2eCard)}, reason: "not an updatable card"},
 	}
 	for _, tc := range tests { // in order, not parallel: they update one message
 		t.Run(tc.desc, func(t *testing.T) {
@@ -326,34 +332,7 @@ func TestE2EUpdateOfTextRefused(t *testing.T) {
 			if err := b.cfg.Apps[e2eApp].Block.ValidateUpdate(&text, c); !errors.As(err, &ve) || ve.Field != "kind" {
 				t.Fatalf("the app block's ValidateUpdate = %v, want a validation error on kind", err)
 			}
-			seq, err := b.producer.Update(b.ctx, id, tc.content)
-			if errors.As(err, &ve) {
-				if ve.Field != "kind" {
-					t.Fatalf("Update refused on %q, want kind: %v", ve.Field, err)
-				}
-				return
-			}
-			if err != nil {
-				t.Fatalf("Update = %v, want a validation error on kind", err)
-			}
-			// Core bug (see above): enqueued. The update must still reach no one.
-			t.Logf("core bug: an update of a sent text message was enqueued (seq %d) instead of refused on kind", seq)
-			b.waitEvent(t, id, func(v map[string]any) bool {
-				return v["type"] == "update" && strings.HasPrefix(fmt.Sprint(v["detail"]), fmt.Sprintf("update %d ", seq))
-			})
-			st, err := b.producer.Status(b.ctx, id)
-			if err != nil {
-				t.Fatal(err)
-			}
-			var entry record.UpdateEntry
-			for _, e := range st.Updates.History {
-				if e.Seq == seq {
-					entry = e
-				}
-			}
-			if rs := st.Updates.Recipients["u1"]; entry.State != record.UpdateUnreachable || rs.State != record.RecipientUnreachable || rs.Seq != 0 {
-				t.Fatalf("update %d = %+v, u1 = %+v; want unreachable, u1 still seeing the text", seq, entry, rs)
-			}
+			b.updateRefused(t, id, tc.content, tc.reason)
 		})
 	}
 	for _, r := range b.sim.Requests() {
@@ -363,6 +342,72 @@ func TestE2EUpdateOfTextRefused(t *testing.T) {
 	}
 	if ds := b.sim.Deliveries("u1"); len(ds) != 1 || !strings.Contains(string(ds[0].Body), "会议改到三点") {
 		t.Fatalf("deliveries to u1 = %+v, want the text only", ds)
+	}
+}
+
+// updateRefused holds the producer to refusing content for sent message id
+// at enqueue with a validation error on kind — or, while the core bug
+// described at TestE2EUpdateOfTextRefused stands, to its fallback: the
+// update ends unreachable for u1 (reason containing reason), u1 still sees
+// the original content, and (checked by the callers) no request reaches WPS.
+func (b *testBundle) updateRefused(t *testing.T, id string, content producer.Content, reason string) {
+	t.Helper()
+	var ve *providers.ValidationError
+	seq, err := b.producer.Update(b.ctx, id, content)
+	if errors.As(err, &ve) {
+		if ve.Field != "kind" {
+			t.Fatalf("Update refused on %q, want kind: %v", ve.Field, err)
+		}
+		return
+	}
+	if err != nil {
+		t.Fatalf("Update = %v, want a validation error on kind", err)
+	}
+	t.Logf("core bug: an update that cannot apply was enqueued (seq %d) instead of refused on kind", seq)
+	b.waitEvent(t, id, func(v map[string]any) bool {
+		return v["type"] == "update" && strings.HasPrefix(fmt.Sprint(v["detail"]), fmt.Sprintf("update %d ", seq))
+	})
+	st, err := b.producer.Status(b.ctx, id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var entry record.UpdateEntry
+	for _, e := range st.Updates.History {
+		if e.Seq == seq {
+			entry = e
+		}
+	}
+	rs := st.Updates.Recipients["u1"]
+	if entry.State != record.UpdateUnreachable || rs.State != record.RecipientUnreachable || rs.Seq != 0 || !strings.Contains(rs.Reason, reason) {
+		t.Fatalf("update %d = %+v, u1 = %+v; want unreachable (%s), u1 still seeing the original", seq, entry, rs, reason)
+	}
+}
+
+// TestE2EUpdateWithoutUpdatePath: an app without update_path cannot update
+// (no document gives the endpoint): an update of its sent card must be
+// refused at enqueue naming kind (the app block does so), and nothing may
+// reach WPS. Today the core enqueues it (the bug of
+// TestE2EUpdateOfTextRefused: the producer asks the provider only when the
+// kind is updatable, and without update_path nothing is).
+func TestE2EUpdateWithoutUpdatePath(t *testing.T) {
+	t.Parallel()
+	b := setup(t, func(o *setupOpts) { o.noUpdatePath = true })
+	msg := providers.Message{App: e2eApp, Kind: providers.KindCard, Body: json.RawMessage(e2eCard), To: providers.Recipients{Users: []string{"u1"}}}
+	id := b.send(t, msg)
+	st := b.waitEnd(t, id, record.Accepted)
+	newCard := producer.Content{Kind: providers.KindCard, Body: json.RawMessage(strings.Replace(e2eCard, "请审批 **报销**", "已同意", 1))}
+	var ve *providers.ValidationError
+	if err := b.cfg.Apps[e2eApp].Block.ValidateUpdate(&msg, &providers.Content{Kind: newCard.Kind, Body: newCard.Body}); !errors.As(err, &ve) || ve.Field != "kind" {
+		t.Fatalf("the app block's ValidateUpdate = %v, want a validation error on kind", err)
+	}
+	b.updateRefused(t, id, newCard, "update_path")
+	for _, r := range b.sim.Requests() {
+		if r.Endpoint == xiezuosim.EndpointUpdate {
+			t.Fatalf("an update request reached the simulator: %+v", r)
+		}
+	}
+	if card, ok := b.sim.CardOf("u1", st.Parts[0].Ref); !ok || !strings.Contains(string(card), "请审批") {
+		t.Fatalf("card of u1 = %s (%v), want the card as sent", card, ok)
 	}
 }
 
