@@ -1,3 +1,6 @@
+// Tests of the client against xiezuosim over HTTP, without the core (the
+// end-to-end tests through the core are in e2e_test.go, package xiezuo_test).
+
 package xiezuo
 
 import (
@@ -144,7 +147,7 @@ func (b *testBundle) sendCard(t *testing.T, id string, to providers.Recipients) 
 	return parts
 }
 
-func TestE2ECardToUsersAndChatDelivered(t *testing.T) {
+func TestClientSimCardToUsersAndChatDelivered(t *testing.T) {
 	t.Parallel()
 	for _, style := range []string{HeaderStyleWPSDocs, HeaderStylePlain} {
 		t.Run(style, func(t *testing.T) {
@@ -164,7 +167,7 @@ func TestE2ECardToUsersAndChatDelivered(t *testing.T) {
 	}
 }
 
-func TestE2EUpdateByCtxID(t *testing.T) {
+func TestClientSimUpdateByCtxID(t *testing.T) {
 	t.Parallel()
 	b := setup(t, HeaderStyleWPSDocs)
 	id := "approvals.01jd8x7c3k9f2m4q6r8t0v2w50"
@@ -195,9 +198,9 @@ func TestE2EUpdateByCtxID(t *testing.T) {
 	}
 }
 
-// TestE2EUpdatePerUser: an update reaches only the users it names; one user
+// TestClientSimUpdatePerUser: an update reaches only the users it names; one user
 // WPS refuses does not keep the others from being updated.
-func TestE2EUpdatePerUser(t *testing.T) {
+func TestClientSimUpdatePerUser(t *testing.T) {
 	t.Parallel()
 	b := setup(t, HeaderStyleWPSDocs)
 	parts := b.sendCard(t, "approvals.01jd8x7c3k9f2m4q6r8t0v2w56", providers.Recipients{Users: []string{"u1", "u2"}})
@@ -216,7 +219,7 @@ func TestE2EUpdatePerUser(t *testing.T) {
 	}
 }
 
-func TestE2EUpdateRefusedWithoutRequest(t *testing.T) {
+func TestClientSimUpdateRefusedWithoutRequest(t *testing.T) {
 	t.Parallel()
 	b := setup(t, HeaderStyleWPSDocs)
 	text, err := b.client.Prepare(context.Background(), &providers.Message{App: e2eApp, To: providers.Recipients{Users: []string{"u1"}}, Kind: providers.KindText, Text: "hi"},
@@ -259,7 +262,7 @@ func TestE2EUpdateRefusedWithoutRequest(t *testing.T) {
 	}
 }
 
-func TestE2EUpdateRetryableFailureReturned(t *testing.T) {
+func TestClientSimUpdateRetryableFailureReturned(t *testing.T) {
 	t.Parallel()
 	b := setup(t, HeaderStyleWPSDocs)
 	parts := b.sendCard(t, "approvals.01jd8x7c3k9f2m4q6r8t0v2w59", providers.Recipients{Users: []string{"u1"}})
@@ -277,7 +280,7 @@ func TestE2EUpdateRetryableFailureReturned(t *testing.T) {
 	}
 }
 
-func TestE2ETokenExpiryAbsorbed(t *testing.T) {
+func TestClientSimTokenExpiryAbsorbed(t *testing.T) {
 	t.Parallel()
 	b := setup(t, HeaderStyleWPSDocs)
 	b.sendCard(t, "approvals.01jd8x7c3k9f2m4q6r8t0v2w51", providers.Recipients{Users: []string{"u1"}})
@@ -297,9 +300,9 @@ func TestE2ETokenExpiryAbsorbed(t *testing.T) {
 	}
 }
 
-// TestE2ETamperedRequestRefused: the simulator verifies the client's
+// TestClientSimTamperedRequestRefused: the simulator verifies the client's
 // signature with its own code; one byte changed after signing fails.
-func TestE2ETamperedRequestRefused(t *testing.T) {
+func TestClientSimTamperedRequestRefused(t *testing.T) {
 	t.Parallel()
 	b := setup(t, HeaderStyleWPSDocs)
 	tamper := &tamperTransport{}
@@ -343,7 +346,7 @@ func (tt *tamperTransport) RoundTrip(r *http.Request) (*http.Response, error) {
 	return http.DefaultTransport.RoundTrip(r)
 }
 
-func TestE2ECallbackVerifiedAndPublishedOnce(t *testing.T) {
+func TestClientSimCallbackVerifiedAndPublishedOnce(t *testing.T) {
 	t.Parallel()
 	for _, style := range []string{HeaderStyleWPSDocs, HeaderStylePlain} {
 		t.Run(style, func(t *testing.T) {
@@ -370,7 +373,7 @@ func TestE2ECallbackVerifiedAndPublishedOnce(t *testing.T) {
 	}
 }
 
-func TestE2EForgedAndStaleCallbacksRejected(t *testing.T) {
+func TestClientSimForgedAndStaleCallbacksRejected(t *testing.T) {
 	t.Parallel()
 	tests := []struct {
 		desc   string
@@ -419,9 +422,9 @@ func TestE2EForgedAndStaleCallbacksRejected(t *testing.T) {
 	}
 }
 
-// TestE2ELostResponseRetryReusesCtxID: a part whose answer was lost is
+// TestClientSimLostResponseRetryReusesCtxID: a part whose answer was lost is
 // unknown-outcome; sending the same part again re-sends the same ctx_id.
-func TestE2ELostResponseRetryReusesCtxID(t *testing.T) {
+func TestClientSimLostResponseRetryReusesCtxID(t *testing.T) {
 	t.Parallel()
 	b := setup(t, HeaderStyleWPSDocs)
 	id := "approvals.01jd8x7c3k9f2m4q6r8t0v2w55"
@@ -457,7 +460,7 @@ func TestE2ELostResponseRetryReusesCtxID(t *testing.T) {
 	}
 }
 
-func TestE2EErrorClasses(t *testing.T) {
+func TestClientSimErrorClasses(t *testing.T) {
 	t.Parallel()
 	tests := []struct {
 		desc  string
@@ -494,7 +497,7 @@ func TestE2EErrorClasses(t *testing.T) {
 	}
 }
 
-func TestE2EAuditEmptyMessageIDIsSuccess(t *testing.T) {
+func TestClientSimAuditEmptyMessageIDIsSuccess(t *testing.T) {
 	t.Parallel()
 	sim := xiezuosim.New(xiezuosim.Options{Audit: true})
 	base, err := sim.Start("127.0.0.1:0")
