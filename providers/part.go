@@ -25,6 +25,10 @@ type Part struct {
 	// NotUpdatable is set on a part the provider can never update (a WPS 365
 	// batch message), whatever its kind.
 	NotUpdatable bool `json:"not_updatable,omitempty"`
+	// Target is where the request goes when that depends on the message (a
+	// WPS 365 reply's chat and message id); empty for a provider's fixed
+	// endpoint.
+	Target string `json:"target,omitempty"`
 	// Body is the exact request body. It holds no credential (tokens travel in the
 	// URL or headers, added at send time).
 	Body []byte `json:"body"`

@@ -3,6 +3,7 @@ package wps365
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 
 	"github.com/msgdispatch/msgdispatch/providers"
 )
@@ -21,9 +22,9 @@ type batchData struct {
 
 // Send POSTs part.Body, byte for byte and KSO-1 signed, to
 // /v7/messages/create (a body with "receiver") or /v7/messages/batch_create
-// (a body with "receivers"); a reply part's request body goes to
-// /v7/chats/{chat_id}/messages/{message_id}/reply (Prepare keeps the target
-// in the part body). Every call carries the app's bearer token; on HTTP 401
+// (a body with "receivers"); a reply part (Part.Target set to
+// "{chat_id}/{message_id}" by Prepare) goes to
+// /v7/chats/{chat_id}/messages/{message_id}/reply. Every call carries the app's bearer token; on HTTP 401
 // the token is invalidated (compare-and-delete), refreshed, and the same
 // bytes sent once more.
 //
@@ -39,13 +40,19 @@ func (c *Client) Send(ctx context.Context, part *providers.Part) (*providers.Res
 	if part == nil || len(part.Body) == 0 {
 		return nil, &providers.Error{Provider: ProviderName, Op: opCreate, Class: providers.ClassPermanent, Message: "empty part: nothing to send"}
 	}
-	op, path, body := opCreate, pathCreate, part.Body
-	if rpath, req, ok := parseReplyPart(part.Body); ok {
-		op, path, body = opReply, rpath, req
-	} else if isBatch(part.Body) {
+	op, path := opCreate, pathCreate
+	switch {
+	case part.Target != "":
+		rpath, ok := replyPath(part.Target)
+		if !ok {
+			return nil, &providers.Error{Provider: ProviderName, Op: opReply, Class: providers.ClassPermanent,
+				Message: fmt.Sprintf("part target %q is not {chat_id}/{message_id}", part.Target)}
+		}
+		op, path = opReply, rpath
+	case isBatch(part.Body):
 		op, path = opBatchCreate, pathBatchCreate
 	}
-	data, err := c.call(ctx, op, path, body)
+	data, err := c.call(ctx, op, path, part.Body)
 	if err != nil {
 		return nil, err
 	}

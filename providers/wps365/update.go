@@ -1,7 +1,6 @@
 package wps365
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -70,7 +69,7 @@ func (c *Client) Update(ctx context.Context, req *providers.UpdateRequest) (*pro
 		return out, nil
 	}
 	if req.Part.NotUpdatable {
-		return unreachable(notUpdatableReason(req.Part.Body))
+		return unreachable(notUpdatableReason(req.Part))
 	}
 	id := ""
 	if req.Sent != nil {
@@ -97,15 +96,15 @@ func (c *Client) Update(ctx context.Context, req *providers.UpdateRequest) (*pro
 }
 
 // notUpdatableReason says why a part marked NotUpdatable cannot be updated.
-func notUpdatableReason(body []byte) string {
+func notUpdatableReason(p *providers.Part) string {
 	switch {
-	case isBatch(body):
-		return reasonBatch
-	case bytes.HasPrefix(body, replyPrefix):
+	case p.Target != "":
 		return reasonNotCard + "; this part is a reply"
+	case isBatch(p.Body):
+		return reasonBatch
 	}
 	var s partShape
-	if json.Unmarshal(body, &s) == nil && s.Type == "card" {
+	if json.Unmarshal(p.Body, &s) == nil && s.Type == "card" {
 		return reasonNotShared
 	}
 	return reasonNotCard

@@ -233,6 +233,13 @@ func TestReply(t *testing.T) {
 	if len(parts) != 1 || !parts[0].NotUpdatable || len(parts[0].To.Chats) != 1 || parts[0].To.Chats[0] != "c1" {
 		t.Fatalf("parts %+v, want one not-updatable reply part to c1", parts)
 	}
+	if want := "c1/" + orig; parts[0].Target != want || !bytes.HasPrefix(parts[0].Body, []byte(`{"type":"text",`)) {
+		t.Fatalf("reply part target %q body %s; want target %q and the bare reply request body", parts[0].Target, parts[0].Body, want)
+	}
+	if r := b.sim.RequestsTo(wps365sim.EndpointReply); len(r) != 1 || !bytes.Equal(r[0].Body, parts[0].Body) ||
+		r[0].Path != "/v7/chats/c1/messages/"+orig+"/reply" {
+		t.Fatalf("reply requests %+v, want the part body posted to /v7/chats/c1/messages/%s/reply", r, orig)
+	}
 	m, ok := b.sim.MessageOf(res[0].ProviderMessageID)
 	if !ok || m.ReplyTo != orig || m.ChatID != "c1" || m.Via != wps365sim.EndpointReply || !bytes.Contains(m.Mentions, []byte(`"u1"`)) {
 		t.Fatalf("reply as the simulator sees it: %+v", m)
@@ -242,6 +249,15 @@ func TestReply(t *testing.T) {
 	}
 	if n := len(b.sim.RequestsTo(wps365sim.EndpointCreate)); n != 0 {
 		t.Fatalf("%d create requests for a reply", n)
+	}
+	// A stored target that names no chat and message is refused without a request.
+	bad := parts[0]
+	bad.Target = "c1"
+	if _, err := b.client.Send(context.Background(), &bad); providers.ClassOf(err) != providers.ClassPermanent {
+		t.Fatalf("Send with target %q = %v, want a permanent error", bad.Target, err)
+	}
+	if n := len(b.sim.RequestsTo(wps365sim.EndpointReply)); n != 1 {
+		t.Fatalf("%d reply requests, want still 1", n)
 	}
 }
 
