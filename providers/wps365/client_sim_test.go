@@ -422,10 +422,10 @@ func TestOneChangedByteFailsVerificationInSimulator(t *testing.T) {
 
 func TestPrivateDeploymentPrefixNotSigned(t *testing.T) {
 	t.Parallel()
-	b := setup(t, func(o *wps365sim.Options, c *wps365.Config) {
-		o.PathPrefix = "/openapi"
-		o.TokenTTL = 86400 * time.Second
-		c.UnsignedPrefix = "/openapi"
+	b := setup(t, func(o *setupOpts) {
+		o.sim.PathPrefix = "/openapi"
+		o.sim.TokenTTL = 86400 * time.Second
+		o.cfg.UnsignedPrefix = "/openapi"
 	})
 	b.sendAll(t, &providers.Message{Kind: providers.KindCard, Body: testCard("p", 1), To: providers.Recipients{Users: []string{"u1"}}})
 	if r := b.sim.RequestsTo(wps365sim.EndpointCreate); len(r) != 1 || r[0].Path != "/openapi/v7/messages/create" {

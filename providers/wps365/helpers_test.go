@@ -94,20 +94,33 @@ type testBundle struct {
 	client *wps365.Client
 	cfg    wps365.Config
 	base   string
+	// core is the dispatcher around the simulator (Redis, worker,
+	// producer); nil unless setup was given withCore.
+	core *core
 }
 
-// setup starts a simulator (on a manual clock) with users u1..u3, dept d1
-// (u1, u2), chat c1 (u1, u2, bot in) and c2 (bot not in), partner user
-// p1:pu1, and a client of it over real HTTP.
-func setup(t *testing.T, opts ...func(*wps365sim.Options, *wps365.Config)) *testBundle {
+// setupOpts are what setup builds.
+type setupOpts struct {
+	sim wps365sim.Options
+	cfg wps365.Config
+	// core starts the dispatcher around the simulator (e2e_test.go);
+	// appYAML is added to its app block.
+	core    bool
+	appYAML string
+}
+
+// setup starts a simulator (on a manual clock, unless withCore) with users
+// u1..u3, dept d1 (u1, u2), chat c1 (u1, u2, bot in) and c2 (bot not in),
+// partner user p1:pu1, and a client of it over real HTTP; withCore also
+// starts the dispatcher's core on a private Redis (see startCore).
+func setup(t testing.TB, opts ...func(*setupOpts)) *testBundle {
 	t.Helper()
 	clock := wps365sim.NewManualClock(time.Date(2025, 3, 1, 9, 0, 0, 0, time.UTC))
-	so := wps365sim.Options{Clock: clock.Now}
-	cfg := wps365.Config{AppID: appID, AppSecret: appSecret, CompanyID: companyID}
-	for _, o := range opts {
-		o(&so, &cfg)
+	o := setupOpts{sim: wps365sim.Options{Clock: clock.Now}, cfg: wps365.Config{AppID: appID, AppSecret: appSecret, CompanyID: companyID}}
+	for _, f := range opts {
+		f(&o)
 	}
-	sim := wps365sim.New(so)
+	sim := wps365sim.New(o.sim)
 	sim.AddApp(appID, appSecret, companyID)
 	sim.AddUsers("u1", "u2", "u3")
 	sim.AddDept("d1", "u1", "u2")
@@ -119,10 +132,15 @@ func setup(t *testing.T, opts ...func(*wps365sim.Options, *wps365.Config)) *test
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = sim.Close() })
+	cfg := o.cfg
 	cfg.BaseURL = base
-	tokens := newMemTokens(clock.Now)
-	client := wps365.New(cfg, tokens, &http.Client{Timeout: 5 * time.Second}, wps365.WithClock(clock.Now))
-	return &testBundle{sim: sim, clock: clock, tokens: tokens, client: client, cfg: cfg, base: base}
+	tokens := newMemTokens(o.sim.Clock)
+	client := wps365.New(cfg, tokens, &http.Client{Timeout: 5 * time.Second}, wps365.WithClock(o.sim.Clock))
+	b := &testBundle{sim: sim, clock: clock, tokens: tokens, client: client, cfg: cfg, base: base}
+	if o.core {
+		b.core = startCore(t, b, o.appYAML)
+	}
+	return b
 }
 
 // sendAll prepares msg and sends every part, failing the test on error.
