@@ -23,8 +23,9 @@
 //   - POST /v7/messages/{id}/update (whole card), /v7/messages/{id}/recall.
 //   - POST /v7/chats/{chat_id}/messages/{message_id}/reply (text, rich_text,
 //     image): a providers.Message with ReplyTo, which Prepare renders as
-//     one part to the chat and Send posts, so a reply is recorded, counted
-//     and cancelled like a send.
+//     one part to the chat (Body the reply request, Target
+//     "{chat_id}/{message_id}") and Send posts, so a reply is recorded,
+//     counted and cancelled like a send.
 //
 // Part.Ref is empty: card callbacks carry an app_ctx_id, but the v7 card
 // structure documents no field to set one in. The callback sink still asks
