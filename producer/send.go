@@ -37,6 +37,9 @@ func (c *Client) Send(ctx context.Context, msg providers.Message, opts ...SendOp
 		opt(&o)
 	}
 	now := c.now()
+	if msg.ReplyTo != nil && msg.To.Empty() && msg.ReplyTo.Chat != "" {
+		msg.To.Chats = []string{msg.ReplyTo.Chat} // a reply goes to its chat: its target, for quotas and records
+	}
 	if err := c.validate(&msg, &o, now); err != nil {
 		return "", fmt.Errorf("producer: send: %w", err)
 	}

@@ -287,14 +287,11 @@ func TestCoreReply(t *testing.T) {
 	}
 }
 
-// TestCoreReplyWithoutTo is a reply whose to is empty, which the provider
-// accepts (the reply names its chat). The core cannot send it yet: the
-// worker's quota admission fails every run with "ratelimit: nothing to
-// admit: no recipients and no group cost", and the record stays queued with
-// no event. Skipped until the core admits a reply by its chat.
+// TestCoreReplyWithoutTo is a reply whose to is empty: the producer
+// addresses it to the chat it answers, so it is admitted and sent like any
+// message to that chat.
 func TestCoreReplyWithoutTo(t *testing.T) {
 	t.Parallel()
-	t.Skip("core bug: a reply with empty to is never admitted (ratelimit: nothing to admit); see the WPS 365 report")
 	b := setup(t, withCore)
 	orig, err := b.sim.PostUserMessage("c1", "u2", "status?")
 	if err != nil {
