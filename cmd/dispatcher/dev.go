@@ -22,8 +22,10 @@ import (
 	"github.com/hibiken/asynqmon"
 	"github.com/redis/go-redis/v9"
 
+	"github.com/msgdispatch/msgdispatch/internal/catalog"
 	"github.com/msgdispatch/msgdispatch/internal/config"
 	"github.com/msgdispatch/msgdispatch/internal/devredis"
+	"github.com/msgdispatch/msgdispatch/internal/record"
 	"github.com/msgdispatch/msgdispatch/producer"
 	"github.com/msgdispatch/msgdispatch/providers"
 	"github.com/msgdispatch/msgdispatch/providers/wecom/wecomsim"
@@ -60,7 +62,7 @@ apps:
 var devCommand = command{
 	name:     "dev",
 	synopsis: "[--listen ADDR] [--redis ADDR] [--demo=false] [--exit-after-demo]",
-	notes:    "Runs everything in one process — embedded Redis, WeCom simulator, worker, dashboard — sends demo messages\nand prints a config file the other commands can use. No positional arguments.",
+	notes:    "Runs everything in one process — embedded Redis, the WeCom, WPS 协作 and WPS 365 simulators, worker, dashboard,\nprovider callbacks — sends demo messages and prints a config file the other commands can use. No positional arguments.",
 	example:  "dispatcher dev --listen 127.0.0.1:8080",
 }
 
@@ -105,6 +107,20 @@ func runDev(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	sim.AddUsers(devCorp, devUsers...)
 	sim.AddDept(devCorp, "1", devUsers...)
 
+	// The dashboard's listener first: the WPS simulators fire card callbacks
+	// at it.
+	ln, err := net.Listen("tcp", *listen)
+	if err != nil {
+		return fmt.Errorf("dev: listen on %s (use --listen to pick another address): %w", *listen, err)
+	}
+	defer ln.Close()
+	base := "http://" + ln.Addr().String()
+	wps, err := startDevWPS(base)
+	if err != nil {
+		return err
+	}
+	defer wps.close()
+
 	// The config, written where the other subcommands can use it.
 	dir, err := os.MkdirTemp("", "msgdispatch-dev-")
 	if err != nil {
@@ -112,7 +128,7 @@ func runDev(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	}
 	defer os.RemoveAll(dir)
 	cfgPath := filepath.Join(dir, "config.yaml")
-	if err := os.WriteFile(cfgPath, fmt.Appendf(nil, devConfig, addr, simURL, devAgent, secret), 0o600); err != nil {
+	if err := os.WriteFile(cfgPath, append(fmt.Appendf(nil, devConfig, addr, simURL, devAgent, secret), wps.config()...), 0o600); err != nil {
 		return fmt.Errorf("dev: write config: %w", err)
 	}
 	cfg, err := config.Load(cfgPath)
@@ -129,12 +145,17 @@ func runDev(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	}
 	defer w.Shutdown()
 
-	// The dashboard.
-	ln, err := net.Listen("tcp", *listen)
-	if err != nil {
-		return fmt.Errorf("dev: listen on %s (use --listen to pick another address): %w", *listen, err)
-	}
+	// The dashboard and the providers' callbacks.
 	mux := http.NewServeMux()
+	for name, app := range cfg.Apps {
+		h, err := catalog.CallbackHandler(name, app, catalog.Deps{Redis: rdb, Asynq: asynq.NewClientFromRedisClient(rdb), Logger: log})
+		if err != nil {
+			return fmt.Errorf("dev: %w", err)
+		}
+		if h != nil {
+			mux.Handle("POST /callbacks/"+app.Provider+"/"+name, h)
+		}
+	}
 	mux.Handle("/monitoring/", asynqmon.New(asynqmon.Options{RootPath: "/monitoring", RedisConnOpt: asynq.RedisClientOpt{Addr: addr}}))
 	mux.HandleFunc("/{$}", func(w http.ResponseWriter, r *http.Request) {
 		fmt.Fprintf(w, "msgdispatch dev\n\ndashboard: /monitoring/\nwecom simulator: %s/sim/deliveries\n", simURL)
@@ -142,17 +163,23 @@ func runDev(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
 	go srv.Serve(ln)
 	defer srv.Close()
-	dashboard := "http://" + ln.Addr().String() + "/monitoring/"
+	dashboard := base + "/monitoring/"
 
 	fmt.Fprintf(stdout, "msgdispatch dev is running\n\n")
 	fmt.Fprintf(stdout, "  dashboard        %s\n", dashboard)
 	fmt.Fprintf(stdout, "  wecom simulator  %s  (what each user got: %s/sim/deliveries?user=zhangsan)\n", simURL, simURL)
+	fmt.Fprintf(stdout, "  wps 协作 sim     %s  (app wps)\n", wps.xzURL)
+	fmt.Fprintf(stdout, "  wps 365 sim      %s  (app wps365, chat %s)\n", wps.w365URL, devWPS365Chat)
 	fmt.Fprintf(stdout, "  redis            %s\n", addr)
 	fmt.Fprintf(stdout, "  config           %s\n", cfgPath)
 	fmt.Fprintf(stdout, "  users            %s (department 1 holds them all)\n\n", strings.Join(devUsers, ", "))
 
 	if *demo {
-		if err := runDemo(ctx, producer.New(cfg, rdb), stdout); err != nil {
+		c := producer.New(cfg, rdb)
+		if err := runDemo(ctx, c, stdout); err != nil {
+			return err
+		}
+		if err := runWPSDemo(ctx, c, record.NewStore(rdb), wps, stdout); err != nil {
 			return err
 		}
 	}

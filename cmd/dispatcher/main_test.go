@@ -160,7 +160,10 @@ func TestDevRunsTheDemo(t *testing.T) {
 	if err := run(ctx, []string{"dev", "--listen", "127.0.0.1:0", "--exit-after-demo"}, &out, &errs); err != nil {
 		t.Fatalf("dev: %v\n%s\n%s", err, out.String(), errs.String())
 	}
-	for _, want := range []string{"/monitoring/", "text to one user", "accepted", "partially_accepted", "invalid users: nobody", "failed", "sees update 1 (updated)"} {
+	for _, want := range []string{"/monitoring/", "text to one user", "accepted", "partially_accepted", "invalid users: nobody", "failed", "sees update 1 (updated)",
+		// WPS 协作: a card clicked through a signed callback and updated; WPS 365: a card updated and a reply.
+		`click    zhangsan pressed "approve"`, "for message wps.", "update   1 applied",
+		"WPS 365: card wps365.", "update 1 applied", "in chat-dev (accepted)"} {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("dev output lacks %q:\n%s", want, out.String())
 		}

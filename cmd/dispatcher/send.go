@@ -14,11 +14,13 @@ import (
 
 var sendCommand = command{
 	name: "send",
-	synopsis: "--config F --app A [--tenant CORP] (--to-user u1,u2 | --to-dept d | --to-tag t | --to-all)\n" +
+	synopsis: "--config F --app A [--tenant CORP] (--to-user u1,u2 | --to-dept d | --to-tag t | --to-chat c | --to-all | --to-company)\n" +
 		"                      (--text T | --markdown M | --card @file.json | --raw @file.json | --kind K --body @file.json)\n" +
-		"                      [--key K] [--at RFC3339] [--expires RFC3339] [--urgent] [--queue Q]",
+		"                      [--reply-to CHAT/MESSAGE] [--key K] [--at RFC3339] [--expires RFC3339] [--urgent] [--queue Q]",
 	notes: "Enqueues a message and prints its id. No positional arguments: quote a value that has spaces.\n" +
-		"Recipients: one or more of --to-user, --to-dept, --to-tag, or --to-all alone.\n" +
+		"Recipients: one or more of --to-user, --to-dept, --to-tag, --to-chat, or --to-all (--to-company) alone,\n" +
+		"each where the app's provider supports it (WeCom: users, departments, tags, all; WPS: users, departments, chats, the company).\n" +
+		"--reply-to CHAT/MESSAGE answers a chat message (WPS 365); its recipient is that chat.\n" +
 		"Content: exactly one of --text, --markdown, --card, --raw, --kind with --body.\n" +
 		"--at is at most worker.retention (168h) ahead; --expires defaults to worker.message_ttl (24h) after --at (or now).\n" +
 		"Only the config of --app is read: other apps' ${SECRET}s need not be set.",
@@ -34,7 +36,10 @@ func runSend(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		users   = fs.String("to-user", "", "comma-separated user ids")
 		depts   = fs.String("to-dept", "", "comma-separated department ids")
 		tags    = fs.String("to-tag", "", "comma-separated tag ids")
+		chats   = fs.String("to-chat", "", "comma-separated chat ids")
 		all     = fs.Bool("to-all", false, "every member who can see the app")
+		company = fs.Bool("to-company", false, "the whole company (the same as --to-all)")
+		replyTo = fs.String("reply-to", "", "CHAT_ID/MESSAGE_ID of the chat message to answer (WPS 365)")
 		content = addContentFlags(fs, false)
 		key     = fs.String("key", "", "idempotency key: the same key and message return the same id (not empty or blank)")
 		at      = fs.String("at", "", "send not before this time (RFC3339), at most worker.retention ahead")
@@ -49,7 +54,14 @@ func runSend(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		return fmt.Errorf("send: --config and --app are required (%s)", sendCommand.usageLine())
 	}
 	msg := providers.Message{App: *app, Tenant: *tenant, To: providers.Recipients{
-		Users: splitList(*users), Depts: splitList(*depts), Tags: splitList(*tags), All: *all}}
+		Users: splitList(*users), Depts: splitList(*depts), Tags: splitList(*tags), Chats: splitList(*chats), All: *all || *company}}
+	if *replyTo != "" {
+		chat, mid, ok := strings.Cut(*replyTo, "/")
+		if !ok || strings.TrimSpace(chat) == "" || strings.TrimSpace(mid) == "" {
+			return fmt.Errorf("send: --reply-to: want CHAT_ID/MESSAGE_ID, got %q", *replyTo)
+		}
+		msg.ReplyTo = &providers.ReplyTo{Chat: chat, MessageID: mid}
+	}
 	var err error
 	if msg.Kind, msg.Text, msg.Body, err = content.content("send"); err != nil {
 		return err

@@ -13,4 +13,8 @@ type Event struct {
 	State     State     `json:"state"`
 	At        time.Time `json:"at"`
 	Detail    string    `json:"detail,omitempty"`
+	// Tenant and Data are set on provider events (a card click: user,
+	// action, …); a message's own events have neither.
+	Tenant string            `json:"tenant,omitempty"`
+	Data   map[string]string `json:"data,omitempty"`
 }

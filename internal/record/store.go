@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"time"
 
@@ -222,8 +223,17 @@ func (s *Store) Events(ctx context.Context, app string, count int64) ([]Event, e
 	for _, m := range msgs {
 		str := func(k string) string { s, _ := m.Values[k].(string); return s }
 		at, _ := time.Parse(time.RFC3339Nano, str("at"))
-		out = append(out, Event{ID: str("event_id"), MessageID: str("message_id"), App: str("app"),
-			Type: str("type"), State: State(str("state")), At: at, Detail: str("detail")})
+		ev := Event{ID: str("event_id"), MessageID: str("message_id"), App: str("app"),
+			Type: str("type"), State: State(str("state")), At: at, Detail: str("detail"), Tenant: str("tenant")}
+		for k, v := range m.Values {
+			if s, ok := v.(string); ok && !slices.Contains(reserved, k) {
+				if ev.Data == nil {
+					ev.Data = map[string]string{}
+				}
+				ev.Data[k] = s
+			}
+		}
+		out = append(out, ev)
 	}
 	return out, nil
 }
