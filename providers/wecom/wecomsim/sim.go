@@ -13,6 +13,8 @@ import (
 	"strconv"
 	"sync"
 	"time"
+
+	"github.com/msgdispatch/msgdispatch/providers/simkit"
 )
 
 // Endpoint names, as used by [Fault.Endpoint], [FaultRates.Endpoints] and
@@ -138,7 +140,7 @@ type Sim struct {
 	rates      FaultRates
 	down       bool
 	rec        records
-	changed    chan struct{}
+	changed    simkit.Signal
 	reqSeq     int64
 	srvMu      sync.Mutex
 	srv        *http.Server
@@ -164,7 +166,6 @@ func New(opts Options) *Sim {
 		suites:    map[string]*suite{},
 		suiteToks: map[string]*suiteToken{},
 		authCodes: map[string]*authCode{},
-		changed:   make(chan struct{}),
 	}
 	if s.clock == nil {
 		s.clock = time.Now
@@ -424,26 +425,11 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 
 // notifyLocked wakes every waiter; s.mu must be held.
 func (s *Sim) notifyLocked() {
-	close(s.changed)
-	s.changed = make(chan struct{})
+	s.changed.Notify()
 }
 
 // wait blocks until cond (evaluated without s.mu held) is true or ctx is done.
-func (s *Sim) wait(ctx context.Context, cond func() bool) error {
-	for {
-		s.mu.Lock()
-		ch := s.changed
-		s.mu.Unlock()
-		if cond() {
-			return nil
-		}
-		select {
-		case <-ch:
-		case <-ctx.Done():
-			return ctx.Err()
-		}
-	}
-}
+func (s *Sim) wait(ctx context.Context, cond func() bool) error { return s.changed.Wait(ctx, cond) }
 
 const idAlphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"
 

@@ -59,8 +59,7 @@ type Delivery struct {
 func (s *Sim) record(r Request) {
 	s.mu.Lock()
 	s.reqs = append(s.reqs, r)
-	close(s.changed)
-	s.changed = make(chan struct{})
+	s.changed.Notify()
 	s.mu.Unlock()
 }
 
@@ -136,17 +135,5 @@ func (s *Sim) ChatMessages(chatID string) []Message {
 // WaitFor blocks until cond (called without the simulator's lock) holds
 // after some request, or ctx ends.
 func (s *Sim) WaitFor(ctx context.Context, cond func() bool) error {
-	for {
-		s.mu.Lock()
-		ch := s.changed
-		s.mu.Unlock()
-		if cond() {
-			return nil
-		}
-		select {
-		case <-ch:
-		case <-ctx.Done():
-			return ctx.Err()
-		}
-	}
+	return s.changed.Wait(ctx, cond)
 }

@@ -11,6 +11,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/msgdispatch/msgdispatch/providers/simkit"
 )
 
 // Endpoint names, as used by [Fault.On] and [Request.Endpoint].
@@ -101,7 +103,7 @@ type Sim struct {
 	faults   []*Fault
 	down     bool
 	reqs     []Request
-	changed  chan struct{}
+	changed  simkit.Signal
 
 	srv *http.Server
 	ln  net.Listener
@@ -145,7 +147,7 @@ func New(opts Options) *Sim {
 		ids:  rand.New(rand.NewPCG(uint64(opts.Seed), 0x5eed)),
 		apps: map[string]*app{}, tokens: map[string]*token{}, users: map[string]bool{},
 		depts: map[string][]string{}, chats: map[string]*chat{}, partners: map[string]map[string]bool{},
-		msgs: map[string]*message{}, changed: make(chan struct{}),
+		msgs: map[string]*message{},
 	}
 	p := opts.PathPrefix
 	s.mux = http.NewServeMux()

@@ -13,6 +13,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/msgdispatch/msgdispatch/providers/simkit"
 )
 
 // Endpoint names, as used by [Fault.Endpoint] and [Request.Endpoint].
@@ -111,7 +113,7 @@ type Sim struct {
 	seq       int64
 	// changed is closed (and replaced) whenever a request is finished; see
 	// [Sim.WaitFor].
-	changed chan struct{}
+	changed simkit.Signal
 
 	srvMu    sync.Mutex
 	srv      *http.Server
@@ -159,7 +161,6 @@ func New(opts Options) *Sim {
 		groups:   map[string]map[string][]string{},
 		messages: map[string]map[string]*message{},
 		cards:    map[string]map[string]json.RawMessage{},
-		changed:  make(chan struct{}),
 	}
 }
 
@@ -371,8 +372,7 @@ func (s *Sim) finish(rec Request) {
 	rec.Seq = s.seq
 	rec.At = s.clock()
 	s.requests = append(s.requests, rec)
-	close(s.changed)
-	s.changed = make(chan struct{})
+	s.changed.Notify()
 }
 
 // abort drops the connection without an answer.

@@ -10,19 +10,10 @@ import (
 // update and token issue is made by one), so a test waits on what the
 // simulator did, not on time. cond may call the Sim's inspection methods.
 func (s *Sim) WaitFor(ctx context.Context, cond func() bool) error {
-	for {
-		s.mu.Lock()
-		ch := s.changed
-		s.mu.Unlock()
-		if cond() {
-			return nil
-		}
-		select {
-		case <-ch:
-		case <-ctx.Done():
-			return fmt.Errorf("xiezuosim: wait: %w", ctx.Err())
-		}
+	if err := s.changed.Wait(ctx, cond); err != nil {
+		return fmt.Errorf("xiezuosim: wait: %w", err)
 	}
+	return nil
 }
 
 // WaitDeliveries blocks until user has received at least n messages and
