@@ -7,5 +7,5 @@
 //		Kind: providers.KindText, Text: "审批已通过"}, producer.IdempotencyKey("leave-4711"))
 //
 // Send with an idempotency key is safe to retry after any failure: the retry
-// completes the enqueue and never doubles it (G6 of DESIGN.md).
+// completes the enqueue and never doubles it (G6 of docs/architecture.md).
 package producer

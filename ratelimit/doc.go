@@ -1,5 +1,5 @@
 // Package ratelimit is the exact, distributed admission core of the dispatcher
-// (DESIGN.md §4 step 5, §4a G1 G2 G5, §5): per-recipient sliding windows, the
+// (docs/architecture.md step 5, §4a G1 G2 G5, §5): per-recipient sliding windows, the
 // daily person-times cap, the urgent headroom and peak-minute avoidance,
 // decided in Redis by one atomic script call per chunk of ≤ 250 recipients,
 // with a per-(message, recipient) ledger that makes re-runs safe.

@@ -43,7 +43,7 @@ type Options struct {
 	DailyCap func(app, tenant string) int
 }
 
-// Limiter is the exact, distributed admission core of DESIGN.md §4 step 5 and
+// Limiter is the exact, distributed admission core of docs/architecture.md step 5 and
 // §5. It is safe for concurrent use; all its state is in Redis, so any number
 // of Limiters (processes) may share one Redis.
 type Limiter struct {

@@ -19,7 +19,7 @@ type Window struct {
 }
 
 // PeakRule describes the congested minutes that non-urgent work must avoid
-// (DESIGN.md §4 step 3). The zero value turns peak avoidance off.
+// (docs/architecture.md step 3). The zero value turns peak avoidance off.
 //
 // A peak window is [mark−Guard, mark+Guard) around every minute mark of every
 // hour. Asia/Shanghai is UTC+8 with no daylight saving, so its minute marks are
@@ -41,7 +41,7 @@ type PeakRule struct {
 
 func (p PeakRule) on() bool { return p.Guard > 0 && len(p.Minutes) > 0 }
 
-// Policy is the quota of one app, enforced per tenant (DESIGN.md §5). Build it
+// Policy is the quota of one app, enforced per tenant (docs/architecture.md). Build it
 // from the app's config limits and the global peak config; zero fields get the
 // defaults documented on them.
 type Policy struct {

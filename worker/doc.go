@@ -1,5 +1,5 @@
 // Package worker runs the asynq servers that consume msgdispatch's jobs and takes
-// every send through the admission pipeline of DESIGN.md §4 (see handleSend in
+// every send through the admission pipeline of docs/architecture.md (see handleSend in
 // admission.go): decode, cancelled or expired, paused app, the admission gates
 // (peak minutes, breaker, quota), send under its own deadline, record.
 //

@@ -1,6 +1,6 @@
 // Package config loads the dispatcher's YAML config: strict (an unknown or missing
 // key is an error naming its path), with ${ENV} expansion for secrets and the
-// defaults of DESIGN.md §8 filled in.
+// defaults of docs/architecture.md filled in.
 package config
 
 import (
@@ -43,7 +43,7 @@ type Worker struct {
 	// Concurrency is the number of tasks one asynq server runs at once. Default 50.
 	Concurrency int `yaml:"concurrency"`
 	// Servers is the number of asynq servers per process (each has its own
-	// dequeue loop; see specs/asynq.md). Default 1.
+	// dequeue loop; see asynq's behaviour as measured on this project's machine). Default 1.
 	Servers int `yaml:"servers"`
 	// Queues are the queue names and their weights, each at least 1; critical,
 	// default and low (the queues producers use) must be present. Default

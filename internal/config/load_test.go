@@ -102,9 +102,9 @@ func TestParseValid(t *testing.T) {
 			want: defaults,
 		},
 		{
-			// DESIGN.md §8, with the ${ENV} references inside {…} quoted (unquoted
+			// docs/architecture.md, with the ${ENV} references inside {…} quoted (unquoted
 			// they are a YAML syntax error, see TestParseErrors).
-			desc: "DESIGN.md example",
+			desc: "docs/architecture.md example",
 			yml: `
 redis: {addr: 127.0.0.1:6379}        # or url / sentinel; empty in dev = embedded
 worker: {concurrency: 50, servers: 1, task_check_interval: 100ms, failure_budget: 10,

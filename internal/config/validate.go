@@ -14,7 +14,7 @@ import (
 // appName is the form of an app name: it appears in Redis keys and URLs.
 var appName = regexp.MustCompile(`^[a-z0-9][a-z0-9_-]*$`)
 
-// standardQueues are the queues producers enqueue to (DESIGN.md §3); each needs
+// standardQueues are the queues producers enqueue to (docs/architecture.md); each needs
 // a weight or its tasks would never run.
 var standardQueues = []string{"critical", "default", "low"}
 

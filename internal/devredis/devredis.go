@@ -2,7 +2,7 @@
 // `dispatcher dev` and for tests on machines without redis-server.
 //
 // miniredis does not expire keys as wall-clock time passes: only FastForward
-// does (see specs/asynq.md). An Embedded therefore runs a clock that, every
+// does (see asynq's behaviour as measured on this project's machine). An Embedded therefore runs a clock that, every
 // 100ms, fast-forwards the server by the wall time elapsed since its previous
 // tick, so key TTLs (asynq leases, locks, cached tokens) behave as on a real
 // Redis to within one tick.

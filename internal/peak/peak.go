@@ -11,7 +11,7 @@ import (
 
 // Rule describes the peak windows. A window reaches Guard on both sides of a
 // marked minute: with Minutes [0, 30] and Guard 60s, 09:59:00–10:01:00 and
-// 10:29:00–10:31:00 (start included, end excluded) — DESIGN.md's "±60 s", the
+// 10:29:00–10:31:00 (start included, end excluded) — docs/architecture.md's "±60 s", the
 // same windows the quota script keeps bookings out of (ratelimit.PeakRule).
 type Rule struct {
 	// Minutes are the marked minutes of each hour. Default [0, 30].
@@ -23,7 +23,7 @@ type Rule struct {
 	Spread time.Duration
 }
 
-// Default is the rule of DESIGN.md: minutes :00 and :30, ±60 s, spread 120 s.
+// Default is the rule of docs/architecture.md: minutes :00 and :30, ±60 s, spread 120 s.
 var Default = Rule{Minutes: []int{0, 30}, Guard: time.Minute, Spread: 2 * time.Minute}
 
 // Window returns the peak window that contains t, if any.

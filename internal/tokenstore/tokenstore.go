@@ -13,7 +13,7 @@
 // A fetch refused as providers.ClassAppDisabled (wrong secret, app disabled, IP
 // not allowed) is cached as a negative entry for Options.FailFor, so that no
 // process asks the provider again during that time (a wrong secret repeated
-// gets the egress IP banned; specs/wecom.md §1.1).
+// gets the egress IP banned; WeCom's API documentation).
 //
 // Redis keys, for a key k and prefix p:
 //

@@ -13,7 +13,7 @@ import (
 )
 
 // InfoType values of the instruction callbacks (指令回调) a third-party or
-// custom app receives (specs/wecom.md §1.2).
+// custom app receives (WeCom's API documentation).
 const (
 	InfoSuiteTicket        = "suite_ticket"
 	InfoCreateAuth         = "create_auth"

@@ -9,7 +9,7 @@ import (
 	"strings"
 )
 
-// sendRequest is a message/send body (specs/wecom.md §2.2). Bodies are rendered
+// sendRequest is a message/send body (WeCom's API documentation). Bodies are rendered
 // by encodeJSON, so the JSON keys come out in this declaration order, which —
 // with the content normalised by normalizeJSON — makes a body a pure function of
 // the message, its part's recipients and the config: WeCom's duplicate check
@@ -44,7 +44,7 @@ type sendRequest struct {
 }
 
 // contentField returns the field holding the content of msgtype, or nil when
-// message/send has no such msgtype. The msgtypes are those of specs/wecom.md §2.2.
+// message/send has no such msgtype. The msgtypes are those of WeCom's API documentation
 func (r *sendRequest) contentField(msgtype string) *json.RawMessage {
 	switch msgtype {
 	case "text":

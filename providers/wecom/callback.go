@@ -21,7 +21,7 @@ import (
 const (
 	// DefaultCallbackTimeout bounds the work a callback request does before it
 	// is answered. WeCom wants URL verification answered within a second, and
-	// reset_permanent_code within 1000 ms (specs/wecom.md §1.2, §8.1).
+	// reset_permanent_code within 1000 ms (WeCom's API documentation).
 	DefaultCallbackTimeout = 900 * time.Millisecond
 	// DefaultCallbackDedupeTTL is how long a data callback is remembered to drop
 	// WeCom's repeats of it (it retries three times within seconds).
@@ -31,10 +31,10 @@ const (
 )
 
 // ResponseCodeTTL is how long the ResponseCode of a card click can update the
-// card ("72小时内有效，且只能使用一次", specs/wecom.md §3).
+// card ("72小时内有效，且只能使用一次", WeCom's API documentation).
 const ResponseCodeTTL = 72 * time.Hour
 
-// Data-callback events the handler acts on (specs/wecom.md §8.4).
+// Data-callback events the handler acts on (WeCom's API documentation).
 const (
 	EventTemplateCard     = "template_card_event"
 	EventTemplateCardMenu = "template_card_menu_event"
@@ -133,7 +133,7 @@ type CallbackOptions struct {
 //   - GET is URL verification: msg_signature is checked, echostr decrypted and
 //     its plain text written back at once.
 //   - POST is a callback: msg_signature is checked in constant time, the body
-//     decrypted with every check of specs/wecom.md §8.2 (package msgcrypt), and
+//     decrypted with every check of WeCom's API documentation (package msgcrypt), and
 //     timestamps more than 5 minutes away from the clock refused. The receive
 //     id must be the suite id for instruction callbacks, and the corp id (a
 //     self-built app's, or a known tenant's) for data callbacks.
@@ -437,7 +437,7 @@ func (h *CallbackHandler) data(ctx context.Context, rid string, m *callbackXML) 
 
 // dedupeKey identifies a data callback across WeCom's repeats: MsgId when it
 // has one, else FromUserName + CreateTime + Event + EventKey + TaskId
-// (specs/wecom.md §8.3), per tenant: 32 hex digits of their SHA-256.
+// (WeCom's API documentation), per tenant: 32 hex digits of their SHA-256.
 func dedupeKey(tenant string, m *callbackXML) string {
 	parts := []string{tenant, "msgid", m.MsgID}
 	if m.MsgID == "" {

@@ -18,7 +18,7 @@ import (
 	"github.com/msgdispatch/msgdispatch/providers/wecom/msgcrypt"
 )
 
-// WeCom's published sample callback credentials (specs/wecom.md, issue 4).
+// WeCom's published sample callback credentials (WeCom's API documentation, issue 4).
 const (
 	cbToken  = "QDG6eK"
 	cbAESKey = "jWmYm7qr5nMoAUwZRjGtBxmz3KA1tkAj3ykkR6q2B2C"

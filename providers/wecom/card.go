@@ -6,7 +6,7 @@ import (
 	"strings"
 )
 
-// Field limits of template_card (specs/wecom.md §2.4; key and id lengths from
+// Field limits of template_card (WeCom's API documentation; key and id lengths from
 // the doc 90372 field table the spec cites, zsmhub/workweixin).
 const (
 	maxMainTitleChars     = 36
@@ -32,7 +32,7 @@ const (
 	cardTypeList          = "text_notice, news_notice, button_interaction, vote_interaction, multiple_interaction"
 )
 
-// cardKeys are the fields each card type takes (specs/wecom.md §2.4, grouped as
+// cardKeys are the fields each card type takes (WeCom's API documentation, grouped as
 // shenghui0779/sdk-go corp/message/template_card.go groups them).
 var cardKeys = func() map[CardType][]string {
 	common := []string{"card_type", "task_id", "source", "main_title"}
@@ -97,7 +97,7 @@ func validTaskIDChars(s string) bool {
 	return true
 }
 
-// checkCard validates the template_card object raw at path (specs/wecom.md
+// checkCard validates the template_card object raw at path (WeCom's API documentation
 // §2.4) and returns what Prepare needs of it, or nil after an error.
 func checkCard(c *checker, path string, raw json.RawMessage) *cardInfo {
 	root := c.parseObject(path, raw, allCardKeys)

@@ -12,7 +12,7 @@ import (
 // ProviderName is the provider name used in config and returned by [Client.Name].
 const ProviderName = "wecom"
 
-// Per-request limits of message/send (specs/wecom.md §2.2, §2.3, §4).
+// Per-request limits of message/send (WeCom's API documentation).
 const (
 	// MaxUsersPerPart is the most member ids one message/send may name in touser.
 	MaxUsersPerPart = 1000
@@ -30,7 +30,7 @@ const (
 )
 
 // DefaultHTTPTimeout is the timeout of the http.Client New uses when given none.
-// It is generous because message/send to many users can be slow (specs/wecom.md
+// It is generous because message/send to many users can be slow (WeCom's API documentation
 // §2.6); the caller's context usually ends a request first.
 const DefaultHTTPTimeout = 30 * time.Second
 
@@ -123,7 +123,7 @@ func (c *Client) Config() Config { return c.cfg }
 
 // TokenKey is the [providers.TokenStore] key of a self-built app's access token:
 // "wecom:tok:self:<corp_id>:<agent_id>". WeCom tokens are per app, so the key
-// names the agent as well as the corp (specs/wecom.md §1.1, §1.5).
+// names the agent as well as the corp (WeCom's API documentation).
 func TokenKey(corpID string, agentID int64) string {
 	return "wecom:tok:self:" + corpID + ":" + strconv.FormatInt(agentID, 10)
 }

@@ -18,11 +18,11 @@ const (
 	ModeSelfBuilt = "self_built"
 	// ModeThirdParty is a third-party app (第三方应用) installed by many corps
 	// (tenants): corp tokens from service/get_corp_token with a suite token
-	// obtained with the latest suite_ticket (specs/wecom.md §1.2).
+	// obtained with the latest suite_ticket (WeCom's API documentation).
 	ModeThirdParty = "third_party"
 	// ModeCustom is a provider-developed custom app (代开发应用): tenants like a
 	// third-party app, but each tenant's permanent code is its app secret and
-	// its tokens come from gettoken (specs/wecom.md §1.3).
+	// its tokens come from gettoken (WeCom's API documentation).
 	ModeCustom = "custom"
 )
 
@@ -101,7 +101,7 @@ func (c Config) ReceivesCallbacks() bool {
 // case-insensitive ("不区分大小写，统一转为小写"): they are lower-cased, so that
 // "ZhangSan" and "zhangsan" share one quota. Third-party and custom (代开发) apps
 // see provider-encrypted userids, which are case-sensitive ("密文则大小写敏感",
-// specs/wecom.md §1.2): they are returned untouched. Surrounding spaces are
+// WeCom's API documentation): they are returned untouched. Surrounding spaces are
 // trimmed in every mode. An unknown mode is treated as self_built.
 func NormalizeUser(mode, id string) string {
 	id = strings.TrimSpace(id)

@@ -6,7 +6,7 @@ import (
 	"github.com/msgdispatch/msgdispatch/providers"
 )
 
-// Field limits of the message bodies (specs/wecom.md §2.3). WeCom truncates some
+// Field limits of the message bodies (WeCom's API documentation). WeCom truncates some
 // of these ("超过会自动截断"); this package refuses them instead, like text over
 // [MaxContentBytes].
 const (

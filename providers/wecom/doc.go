@@ -27,9 +27,9 @@
 // and decrypts them (package msgcrypt) and queues the slow part for
 // [Client.ProcessAuth].
 //
-// The facts this package relies on (endpoints, limits, error codes) are collected in
-// the project's specs/wecom.md; the sections are cited next to the code that uses
-// them.
+// The facts this package relies on (endpoints, limits, error codes) come from
+// WeCom's API documentation (developer.work.weixin.qq.com); the code that uses
+// one says which API it is.
 //
 // Bodies are JSON without HTML escaping and without any \uXXXX escape WeCom would
 // refuse with errcode 40033: "<", ">" and "&" stay literal, and U+2028/U+2029

@@ -10,7 +10,7 @@ import (
 // Throttling delays for errcodes that ask the caller to slow down.
 const (
 	// retryAfterFreqLimit is the delay of 45009 (接口调用超过限制): WeCom blocks a
-	// minute-level overrun for 60 s (specs/wecom.md §6).
+	// minute-level overrun for 60 s (WeCom's API documentation).
 	retryAfterFreqLimit = 60 * time.Second
 	// retryAfterConcurrency is the delay of 45033 (接口并发调用超过限制), a per-corp
 	// concurrency limit: a few seconds, jittered by the worker.
@@ -28,11 +28,11 @@ type codeRule struct {
 	refresh bool
 	// retryAfter is set on the *providers.Error of a throttled code.
 	retryAfter time.Duration
-	// note is the doc meaning (specs/wecom.md §1.4, §6), for readers of this table.
+	// note is the doc meaning (WeCom's API documentation), for readers of this table.
 	note string
 }
 
-// errcodeTable maps every errcode of specs/wecom.md §1.4 and §6 to a class. It is
+// errcodeTable maps every errcode of WeCom's API documentation to a class. It is
 // the only place errcodes are classified; an errcode not in it is permanent.
 // Codes returned by gettoken are reclassified by gettokenClass.
 var errcodeTable = []codeRule{
@@ -140,7 +140,7 @@ var errcodes = func() map[int]codeRule {
 }()
 
 // ruleFor returns the rule of a non-zero errcode; unmapped codes are permanent
-// ("仅系统失败需要重试。其余错误码，应该排查下调用失败原因", specs/wecom.md §6).
+// ("仅系统失败需要重试。其余错误码，应该排查下调用失败原因", WeCom's API documentation).
 func ruleFor(code int) codeRule {
 	if r, ok := errcodes[code]; ok {
 		return r
@@ -178,7 +178,7 @@ const codeRecallExpired = 42052
 // wrong corpid 40013, invalid secret 40091, app disabled, IP not allowed, an
 // unmapped code) means the app's credentials or authorisation are broken:
 // ClassAppDisabled, so the app is paused instead of gettoken being retried in a
-// loop (which gets the egress IP banned for an hour, specs/wecom.md §1.1).
+// loop (which gets the egress IP banned for an hour, WeCom's API documentation).
 func gettokenClass(code int) (providers.Class, time.Duration) {
 	r := ruleFor(code)
 	switch r.class {

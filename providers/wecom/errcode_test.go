@@ -22,7 +22,7 @@ func concat(lists ...[]int) []int {
 	return out
 }
 
-// Every errcode named in specs/wecom.md §1.4 and §6, copied here by hand from the
+// Every errcode named in WeCom's API documentation, copied here by hand from the
 // spec, has the class the spec gives it.
 func TestErrcodeTableCoversSpec(t *testing.T) {
 	t.Parallel()

@@ -14,7 +14,7 @@ import (
 )
 
 // The rendered bodies match the request fixtures written by hand from
-// specs/wecom.md §2.2–§2.4, and Part.To is the message's recipients.
+// WeCom's API documentation, and Part.To is the message's recipients.
 func TestPrepareMatchesRequestFixtures(t *testing.T) {
 	t.Parallel()
 	const textContent = "你的快递已到，请携带工卡前往邮件中心领取。\n出发前可查看<a href=\"https://work.weixin.qq.com\">邮件中心视频实况</a>，聪明避开排队。"

@@ -8,7 +8,7 @@ import (
 	"github.com/msgdispatch/msgdispatch/providers"
 )
 
-// recallRequest is the body of message/recall (specs/wecom.md §4).
+// recallRequest is the body of message/recall (WeCom's API documentation).
 type recallRequest struct {
 	MsgID string `json:"msgid"`
 }

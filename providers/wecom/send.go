@@ -12,7 +12,7 @@ import (
 // outside the app's visibility ("如果全部接收人无权限或不存在，则本次调用返回失败，errcode为81013").
 const errAllInvalid = 81013
 
-// sendResponse is the answer of message/send (specs/wecom.md §2.5).
+// sendResponse is the answer of message/send (WeCom's API documentation).
 type sendResponse struct {
 	InvalidUser    IDList `json:"invaliduser"`
 	InvalidParty   IDList `json:"invalidparty"`

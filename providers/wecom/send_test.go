@@ -49,7 +49,7 @@ func TestSendRequestShape(t *testing.T) {
 	}
 }
 
-// Responses (fixtures from specs/wecom.md §2.5) decode into the expected Result,
+// Responses (fixtures from WeCom's API documentation) decode into the expected Result,
 // in both shapes of the id lists; 81013 returns a Result and a permanent error.
 func TestSendDecodesResponseFixtures(t *testing.T) {
 	t.Parallel()

@@ -12,7 +12,7 @@ import (
 )
 
 // SuiteTicketLifetime is how long a suite_ticket is valid after WeCom pushed
-// it ("suite_ticket实际有效期为30分钟", specs/wecom.md §1.2).
+// it ("suite_ticket实际有效期为30分钟", WeCom's API documentation).
 const SuiteTicketLifetime = 30 * time.Minute
 
 // noTicketDelay is the RetryAfter of a send that cannot get a suite token
@@ -35,7 +35,7 @@ type TicketStore interface {
 }
 
 // SuiteTokenKey is the [providers.TokenStore] key of a suite's
-// suite_access_token: "wecom:tok:suite:<suite_id>" (specs/wecom.md §1.5).
+// suite_access_token: "wecom:tok:suite:<suite_id>" (WeCom's API documentation).
 func SuiteTokenKey(suiteID string) string { return "wecom:tok:suite:" + suiteID }
 
 // CorpTokenKey is the [providers.TokenStore] key of the access token of one
@@ -56,7 +56,7 @@ type corpTokenResponse struct {
 	ExpiresIn   int64  `json:"expires_in"`
 }
 
-// Error codes of the suite token chain (specs/wecom.md §1.4).
+// Error codes of the suite token chain (WeCom's API documentation).
 const (
 	codeSuiteTokenExpired = 42009 // suite_access_token已过期
 	codeBadSuiteToken     = 40082 // 不合法的suite_token
@@ -176,7 +176,7 @@ func (c *Client) fetchCorpToken(ctx context.Context, corpID string) (string, tim
 // fetchCustomToken is the [providers.FetchFunc] of a custom (代开发) tenant's
 // access token: gettoken with corpid = the tenant and corpsecret = its
 // permanent code ("接口调用凭证access_token的获取方式与自建应用完全一致",
-// specs/wecom.md §1.3). Credential failures concern only that tenant
+// WeCom's API documentation). Credential failures concern only that tenant
 // (ClassAppDisabled with Tenant set), except 60020 (egress IP not allowed).
 func (c *Client) fetchCustomToken(ctx context.Context, corpID string) (string, time.Duration, error) {
 	t, err := c.tenantForToken(ctx, opGettoken, corpID)
@@ -224,7 +224,7 @@ func suiteClass(code int) (providers.Class, time.Duration) {
 // postSuite POSTs body to a service/ path with query and returns the response
 // and its errcode. Unlike business calls, a response without errcode is a
 // success: get_suite_token and get_corp_token "在调用失败时才返回errcode"
-// (specs/wecom.md §1.2). sideEffects is as for do; secrets are redacted from
+// (WeCom's API documentation). sideEffects is as for do; secrets are redacted from
 // every error.
 func (c *Client) postSuite(ctx context.Context, op, path string, query url.Values, body []byte, sideEffects bool, secrets ...string) ([]byte, apiStatus, error) {
 	data, err := c.do(ctx, op, http.MethodPost, path, query, body, sideEffects, secrets...)

@@ -12,7 +12,7 @@ import (
 )
 
 // defaultTokenLifetime is used when gettoken does not say how long its token
-// lives ("正常情况下为7200秒", specs/wecom.md §1.1).
+// lives ("正常情况下为7200秒", WeCom's API documentation).
 const defaultTokenLifetime = 7200 * time.Second
 
 // gettokenResponse is the answer of GET /cgi-bin/gettoken.
@@ -72,7 +72,7 @@ func (c *Client) accessToken(ctx context.Context, op, tenant string) (tok, key s
 }
 
 // fetchToken is the [providers.FetchFunc] of a self-built app: GET
-// {base}/cgi-bin/gettoken?corpid=&corpsecret= (specs/wecom.md §1.1). It makes
+// {base}/cgi-bin/gettoken?corpid=&corpsecret= (WeCom's API documentation). It makes
 // exactly one request and never retries: a wrong secret retried in a loop gets
 // the egress IP banned for an hour. Its errors are classified by gettokenClass
 // (credential problems → ClassAppDisabled; -1, 5xx, network → ClassRetryable;

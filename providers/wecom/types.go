@@ -13,7 +13,7 @@ import (
 // [providers.KindRaw]. Each is the WeCom msgtype; a message of one of these
 // kinds carries that msgtype's content object in [providers.Message.Body] —
 // for example Kind "news" with Body {"articles":[…]} — and is validated field
-// by field by [Validate] (specs/wecom.md §2.3).
+// by field by [Validate] (WeCom's API documentation).
 //
 // They live in this package, not in providers, because their bodies are
 // WeCom's own objects; other providers name their types differently.
@@ -234,7 +234,7 @@ type MiniprogramItem struct {
 // CardType is a template_card card_type.
 type CardType string
 
-// The five template_card types (specs/wecom.md §2.4).
+// The five template_card types (WeCom's API documentation).
 const (
 	// CardTextNotice is 文本通知型: text with an overall click action.
 	CardTextNotice CardType = "text_notice"

@@ -9,7 +9,7 @@ import (
 	"github.com/msgdispatch/msgdispatch/providers"
 )
 
-// pathUpdate is the path of update_template_card (specs/wecom.md §3).
+// pathUpdate is the path of update_template_card (WeCom's API documentation).
 const pathUpdate = "/cgi-bin/message/update_template_card"
 
 // maxReplaceNameBytes bounds button.replace_name (WeCom documents no limit;
@@ -95,7 +95,7 @@ type CardUpdate struct {
 	Body json.RawMessage
 }
 
-// UpdateCard calls update_template_card (specs/wecom.md §3) with req.ResponseCode
+// UpdateCard calls update_template_card (WeCom's API documentation) with req.ResponseCode
 // for req.To (≤ 1000 users, ≤ 100 departments, ≤ 100 tags, or all) in one of
 // its two forms: kind [KindButton] replaces the clicked button's
 // text (button.replace_name); kind card replaces the whole card

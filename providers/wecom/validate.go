@@ -12,14 +12,14 @@ import (
 	"github.com/msgdispatch/msgdispatch/providers"
 )
 
-// cardTypes are the template_card card_type values (specs/wecom.md §2.4).
+// cardTypes are the template_card card_type values (WeCom's API documentation).
 var cardTypes = []string{"text_notice", "news_notice", "button_interaction", "vote_interaction", "multiple_interaction"}
 
 // dispatcherFields are top-level keys of a raw body that the client sets itself;
 // a raw body may carry them, but the client's values are sent.
 var dispatcherFields = []string{"touser", "toparty", "totag", "agentid", "enable_duplicate_check", "duplicate_check_interval"}
 
-// Validate checks msg by WeCom's message/send rules (specs/wecom.md §2.2–§2.4),
+// Validate checks msg by WeCom's message/send rules (WeCom's API documentation),
 // without credentials or I/O, and returns a *[providers.ValidationError] naming
 // the first bad field with a path such as "to.users[3]", "body.articles[2].title"
 // or "body.button_list[1].key"; the reason quotes WeCom's errcode where one

@@ -19,7 +19,7 @@ import (
 const (
 	// DefaultCallbackTimeout bounds the work of one callback: WPS wants card
 	// callbacks answered within 3 s and the URL check within 1 s
-	// (specs/wps.md §4.9).
+	// (the WPS open-platform documentation).
 	DefaultCallbackTimeout = 2500 * time.Millisecond
 	// DefaultCallbackDedupeTTL is how long a callback is remembered to drop a
 	// replay of it (longer than the 5-minute date window).

@@ -10,7 +10,7 @@ import (
 // ProviderName is the provider name used in config and returned by [Client.Name].
 const ProviderName = "wps365"
 
-// Documented limits (specs/wps.md §4.1, §4.2, §4.8).
+// Documented limits (the WPS open-platform documentation).
 const (
 	// MaxTextChars is the longest bot message, in characters (Unicode code
 	// points): "最多不超过 5000 个字符".

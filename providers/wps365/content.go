@@ -12,7 +12,7 @@ import (
 )
 
 // Kinds beyond the provider-neutral ones. For each, Message.Body is the
-// object under the content key of the same name (specs/wps.md §4.7).
+// object under the content key of the same name (the WPS open-platform documentation).
 const (
 	// KindRichText: Body is the value of content.rich_text ({"elements":[…]}).
 	KindRichText providers.Kind = "rich_text"

@@ -36,7 +36,7 @@
 // events ([OpenEvent]), published once through a [CallbackSink].
 //
 // What is confirmed and what is assumed (the facts are in the project's
-// specs/wps.md):
+// the WPS open-platform documentation):
 //
 //   - Confirmed: the KSO-1 formula and its two official vectors; the token
 //     call and lifetimes; the create, batch_create, reply and update

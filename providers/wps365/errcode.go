@@ -29,7 +29,7 @@ var (
 const defaultThrottleDelay = 5 * time.Second
 
 // codeStatus is the HTTP status a v7 code starts with: codes follow
-// "<HTTP status><6 digits>" (400000002, 403000001; specs/wps.md §5,
+// "<HTTP status><6 digits>" (400000002, 403000001; the WPS open-platform documentation,
 // inferred). It is 0 for a code of another shape.
 func codeStatus(code int) int {
 	if code >= 100_000_000 && code <= 599_999_999 {

@@ -21,7 +21,7 @@ import (
 var ErrBadEvent = errors.New("wps365: bad event body")
 
 // EventEnvelope is the body WPS 365 posts for a subscribed event when
-// encryption is configured (specs/wps.md §1.5).
+// encryption is configured (the WPS open-platform documentation).
 type EventEnvelope struct {
 	// Topic and Operation name the event ("kso.app_chat.message", "create").
 	Topic     string `json:"topic"`

@@ -15,7 +15,7 @@ import (
 	"time"
 )
 
-// sealTestEvent encrypts and signs plain the way specs/wps.md §1.5 describes,
+// sealTestEvent encrypts and signs plain the way the WPS open-platform documentation describes,
 // written independently of event.go.
 func sealTestEvent(appID, secret, topic, nonce string, at int64, plain []byte) *EventEnvelope {
 	k := md5.Sum([]byte(secret))

@@ -21,7 +21,7 @@ import (
 
 // fixture is a request checked in under testdata: method and request URI,
 // headers, body. The signatures in the fixtures were computed apart from
-// this package (specs/wps.md §1.1 formula).
+// this package (the WPS open-platform documentation formula).
 type fixture struct {
 	method, uri string
 	header      http.Header

@@ -12,7 +12,7 @@ import (
 	"time"
 )
 
-// KSO-1 header names and the version literal (specs/wps.md §1.1).
+// KSO-1 header names and the version literal (the WPS open-platform documentation).
 const (
 	// HeaderDate is the header carrying the signed date, in [http.TimeFormat]
 	// ("Mon, 02 Jan 2006 15:04:05 GMT").
@@ -119,7 +119,7 @@ func Verify(appID, secret, method, requestURI, contentType, date, authorization 
 }
 
 // parseKsoDate reads the date formats the official verification sample
-// accepts (specs/wps.md §1.1).
+// accepts (the WPS open-platform documentation).
 func parseKsoDate(s string) (time.Time, bool) {
 	for _, layout := range []string{time.RFC1123, time.RFC1123Z, "Monday, 02 Jan 2006 15:04:05 MST"} {
 		if t, err := time.Parse(layout, s); err == nil {

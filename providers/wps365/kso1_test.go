@@ -8,7 +8,7 @@ import (
 	"time"
 )
 
-// The official KSO-1 vectors (specs/wps.md §1.1).
+// The official KSO-1 vectors (the WPS open-platform documentation).
 func TestSignOfficialVectors(t *testing.T) {
 	t.Parallel()
 	tests := []struct {

@@ -71,7 +71,7 @@ func (c *Client) Validate(msg *providers.Message) error { return c.cfg.ValidateM
 // batch parts, non-shared cards, non-card content and replies can never be
 // updated ([PartUpdatable] says the same from the body). Part.Ref stays
 // empty: callbacks carry an app_ctx_id, but the v7 card structure
-// (specs/wps.md §4.8) documents no field to set one in, so the provider has
+// (the WPS open-platform documentation) documents no field to set one in, so the provider has
 // no reference of its own to give. The content is rendered once and every
 // part's body is the shared prefix and suffix around its receiver, so the
 // cost per part does not grow with the number of parts.

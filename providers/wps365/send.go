@@ -9,7 +9,7 @@ import (
 )
 
 // createData is data of a messages/create answer (only message_id is
-// relied on; specs/wps.md §4.1).
+// relied on; the WPS open-platform documentation).
 type createData struct {
 	MessageID string `json:"message_id"`
 }

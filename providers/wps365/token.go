@@ -18,7 +18,7 @@ import (
 const DefaultTokenLifetime = 7200 * time.Second
 
 // tokenResponse is the answer of POST /oauth2/token: the token fields at the
-// top level on success, code and msg on failure (specs/wps.md §2.1).
+// top level on success, code and msg on failure (the WPS open-platform documentation).
 type tokenResponse struct {
 	AccessToken string `json:"access_token"`
 	ExpiresIn   int64  `json:"expires_in"`

@@ -14,7 +14,7 @@ import (
 // users (plain ids, or partner users as "partner:{partner_id}:{user_id}"),
 // depts, chats, and All (needs company_id); no tags.
 //
-// A message with ReplyTo is a reply (specs/wps.md §4.4): text,
+// A message with ReplyTo is a reply (the WPS open-platform documentation): text,
 // markdown, rich_text or image only, to the chat reply_to.chat.
 //
 // Errors are *providers.ValidationError naming the field ("to.users[3]",
@@ -59,7 +59,7 @@ func (c Config) validateRecipients(to providers.Recipients) error {
 	return nil
 }
 
-// validateReply checks a reply by the reply API's rules (specs/wps.md
+// validateReply checks a reply by the reply API's rules (the WPS open-platform documentation
 // §4.4) and renders its content: reply_to.chat and reply_to.message_id
 // set; To empty or naming only that chat; content of type text (kinds text
 // and markdown), rich_text or image (kinds rich_text, image, or raw of

@@ -10,7 +10,7 @@ import (
 	"github.com/msgdispatch/msgdispatch/providers"
 )
 
-// Public-cloud defaults (specs/wps.md §2.2, §3.1).
+// Public-cloud defaults (the WPS open-platform documentation).
 const (
 	// DefaultBaseURL is the public-cloud API host.
 	DefaultBaseURL = "https://openapi.wps.cn"
@@ -59,7 +59,7 @@ type Config struct {
 	// [DefaultSendPathWPS4] for wps4.
 	SendPath string `yaml:"send_path"`
 	// UpdatePath is the card-update endpoint. No document we hold gives it
-	// (specs/wps.md §3.3): there is no default, and Update is disabled
+	// (the WPS open-platform documentation): there is no default, and Update is disabled
 	// (Capabilities.Update false) until it is set from the deployment's
 	// documentation. The request carries ?company_token= and the body
 	// described at [Client.Update].

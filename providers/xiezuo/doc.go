@@ -8,7 +8,7 @@
 // into a [providers.Class]. It registers itself with the core's provider
 // registry ([Descriptor]); *[Config] is its providers.AppConfig.
 //
-// What the documents confirm (specs/wps.md §1–§3): the WPS-3 and WPS-4
+// What the documents confirm (the WPS open-platform documentation): the WPS-3 and WPS-4
 // constructions (WPS-4 is KSO-1's construction with another version literal;
 // the gateway prefix is not signed), the send endpoints and body fields, the
 // 5000-character and 20-component limits, ctx_id ≤ 36 characters unique per

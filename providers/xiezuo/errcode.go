@@ -7,7 +7,7 @@ import (
 	"github.com/msgdispatch/msgdispatch/providers"
 )
 
-// WPS publishes no v2 error-code table (specs/wps.md §5): a v2 answer carries
+// WPS publishes no v2 error-code table (the WPS open-platform documentation): a v2 answer carries
 // result (0 = success) and msg. The client therefore classifies by HTTP status
 // first and by what msg says second, with these word lists (lower-case).
 var (

@@ -13,7 +13,7 @@ import (
 
 // TestRequestFixtures: the client's send body for a message equals, field by
 // field, a request example taken from the documents (testdata/): the seed's
-// card example and hand-written ones from specs/wps.md §3.1. The documents'
+// card example and hand-written ones from the WPS open-platform documentation The documents'
 // ctx_id ("11111") is replaced by the derived one, the only field the client
 // computes itself.
 func TestRequestFixtures(t *testing.T) {

@@ -18,11 +18,11 @@ import (
 const (
 	// SignatureWPS4 is WPS-4 (private deployments, {domain}/o/woa/api/v2/...):
 	// hex HMAC-SHA256 over "WPS-4"+method+URI+Content-Type+date+sha256hex(body),
-	// keyed by the app secret (specs/wps.md §1.2).
+	// keyed by the app secret (the WPS open-platform documentation).
 	SignatureWPS4 = "wps4"
 	// SignatureWPS3 is WPS-3 (public cloud, openapi.wps.cn/kopen/...): hex
 	// SHA-1 over lower(secret)+Content-Md5+URI+Content-Type+date, sent as
-	// X-Auth "WPS-3:{app}:{sig}" (specs/wps.md §1.3).
+	// X-Auth "WPS-3:{app}:{sig}" (the WPS open-platform documentation).
 	SignatureWPS3 = "wps3"
 )
 
@@ -100,7 +100,7 @@ func bodyDigest(contentType string, body []byte) string {
 	return hex.EncodeToString(sum[:])
 }
 
-// hmacSign is the construction WPS-4 shares with KSO-1 (specs/wps.md §1.1,
+// hmacSign is the construction WPS-4 shares with KSO-1 (the WPS open-platform documentation,
 // §1.2): lowercase hex HMAC-SHA256(secret, ver+method+uri+contentType+date+
 // sha256hex(body)), no separators.
 func hmacSign(ver, secret, method, uri, contentType, date string, body []byte) string {
@@ -129,7 +129,7 @@ func ContentMD5(body []byte) string {
 }
 
 // WPS3Signature returns the hex WPS-3 signature: SHA-1 of
-// lower(secret)+contentMD5+uri+contentType+date (specs/wps.md §1.3; the key is
+// lower(secret)+contentMD5+uri+contentType+date (the WPS open-platform documentation; the key is
 // lower-cased as open-xz documents and most clients do).
 func WPS3Signature(secret, contentMD5, uri, contentType, date string) string {
 	sum := sha1.Sum([]byte(strings.ToLower(secret) + contentMD5 + uri + contentType + date))

@@ -9,7 +9,7 @@ import (
 	"time"
 )
 
-// TestSharedConstructionKSO1 runs KSO-1's official vectors (specs/wps.md §1.1)
+// TestSharedConstructionKSO1 runs KSO-1's official vectors (the WPS open-platform documentation)
 // through hmacSign, the construction WPS-4 uses with another version literal.
 func TestSharedConstructionKSO1(t *testing.T) {
 	t.Parallel()

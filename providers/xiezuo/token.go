@@ -13,7 +13,7 @@ import (
 
 // DefaultTokenLifetime is the company_token lifetime assumed when the answer
 // does not give expires_in (no document states it; clients assume 1–2 h,
-// specs/wps.md §2.2).
+// the WPS open-platform documentation).
 const DefaultTokenLifetime = time.Hour
 
 // tokenResponse is the company_token answer: {"company_token":…,"expires_in":…}

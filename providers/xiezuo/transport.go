@@ -25,7 +25,7 @@ const maxResponseBytes = 1 << 20
 const defaultThrottleDelay = 5 * time.Second
 
 // apiStatus is the result and msg a v2 response carries ("result == 0 means
-// success"; specs/wps.md §3.1, §5).
+// success"; the WPS open-platform documentation).
 type apiStatus struct {
 	Result *int   `json:"result"`
 	Msg    string `json:"msg"`

@@ -22,7 +22,7 @@ var receiverWords = []string{"receiver", "recipient", "user", "company_uid"}
 
 // Update gives req.Users of an accepted part a new card (providers.Provider).
 //
-// No document we hold gives the v2 update endpoint (specs/wps.md §3.3, §8.1):
+// No document we hold gives the v2 update endpoint (the WPS open-platform documentation):
 // the client sends update_method (default POST) to update_path with
 // ?company_token=… and this body, modelled on the send body — to_users
 // {company_id, company_uids: req.Users}, app_key, ctx_id (req.Part.Ref),

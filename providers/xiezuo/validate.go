@@ -10,7 +10,7 @@ import (
 	"github.com/msgdispatch/msgdispatch/providers"
 )
 
-// Message limits (specs/wps.md §3.1, §3.2).
+// Message limits (the WPS open-platform documentation).
 const (
 	// MaxTextChars is the most characters (runes) of a text or markdown message.
 	MaxTextChars = 5000
@@ -25,7 +25,7 @@ const (
 	MaxBodyBytes = 256 << 10
 )
 
-// v2 msg_type values (specs/wps.md §3.1).
+// v2 msg_type values (the WPS open-platform documentation).
 const (
 	// MsgTypeText is msg_type 1, text ({"type":1,"body":…}; markdown adds
 	// "style":"markdown").

@@ -2,7 +2,7 @@ package wecomsim
 
 import "strings"
 
-// template_card limits (doc 90236/90372 as copied in specs/wecom.md §2.4).
+// template_card limits (doc 90236/90372 as copied in WeCom's API documentation).
 const (
 	maxMenuActions     = 3
 	maxKeyBytes        = 1024

@@ -5,7 +5,7 @@ import "maps"
 // Error codes of template_card fields (42027–42051), mini-program notices
 // (90200–90204) and URLs (45034), from WeCom's global error-code table (doc
 // 90313, as crawled into xen0n/go-workwx errcodes/mod.go, the table
-// specs/wecom.md §0 cites). Which check answers which code where the table is
+// WeCom's API documentation cites). Which check answers which code where the table is
 // vague is listed in the package documentation.
 const (
 	// CodeCardKeyNameMissing (42027) Template_Card.horizontal_content_list.keyname 字段缺失.

@@ -14,7 +14,7 @@ const EndpointUpdate = "message/update_template_card"
 // ResponseCodeTTL is how long a response_code can be used (72 h, doc 94888).
 const ResponseCodeTTL = 72 * time.Hour
 
-// Error codes of update_template_card (specs/wecom.md §3).
+// Error codes of update_template_card (WeCom's API documentation).
 const (
 	// CodeAppMismatch (42015) 更新的消息的应用与发送消息的应用不匹配: the code
 	// belongs to a message of another app.

@@ -18,7 +18,7 @@ import (
 )
 
 // CardClick is a user's action on a card, as WPS posts it to the app's
-// callback URL (callback_name "xz_card", specs/wps.md §4.9).
+// callback URL (callback_name "xz_card", the WPS open-platform documentation).
 type CardClick struct {
 	// URL is the app's callback URL (the dispatcher's /callbacks/wps365/{app}).
 	URL string

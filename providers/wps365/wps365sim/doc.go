@@ -1,6 +1,6 @@
 // Package wps365sim is a simulated WPS 365 v7 open API for tests and
 // `dispatcher dev`: a real HTTP server ([Sim.Start]) that checks what WPS
-// checks and answers as WPS does, as far as specs/wps.md documents it.
+// checks and answers as WPS does, as far as the WPS open-platform documentation documents it.
 //
 // Modelling assumptions, each a choice where the documentation is silent:
 //

@@ -10,7 +10,7 @@ import (
 	"time"
 )
 
-// This file is the simulator's own KSO-1 code, written from specs/wps.md
+// This file is the simulator's own KSO-1 code, written from the WPS open-platform documentation
 // §1.1 apart from the client's signer, so that a bug in one is caught by
 // the other.
 

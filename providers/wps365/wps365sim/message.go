@@ -10,7 +10,7 @@ import (
 	"unicode/utf8"
 )
 
-// Documented limits the simulator enforces (specs/wps.md §4).
+// Documented limits the simulator enforces (the WPS open-platform documentation).
 const (
 	maxTextChars      = 5000
 	maxCardComponents = 20

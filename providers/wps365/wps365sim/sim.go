@@ -27,7 +27,7 @@ const (
 
 // Codes the simulator answers with. Only 400000002 with "invalid
 // open_v7_message_type" and the text "msg not updatable" are observed from
-// WPS (specs/wps.md §4.1, §4.3); the other numbers follow the
+// WPS (the WPS open-platform documentation); the other numbers follow the
 // "<HTTP status><6 digits>" pattern of §5 and are this simulator's choice.
 const (
 	CodeInvalidParam     = 400000002 // bad body, bad type, limit exceeded (observed)

@@ -3,7 +3,7 @@ package xiezuosim
 import "net/http"
 
 // Result codes the simulator answers. WPS publishes no v2 code table
-// (specs/wps.md §5): these numbers are the simulator's own, in the
+// (the WPS open-platform documentation): these numbers are the simulator's own, in the
 // "<HTTP status><6 digits>" pattern seen on v7; the HTTP status and the msg
 // text are what the client classifies by.
 const (

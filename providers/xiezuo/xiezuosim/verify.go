@@ -12,7 +12,7 @@ import (
 )
 
 // This file verifies request signatures with the simulator's own code, written
-// from the documents (specs/wps.md §1.2, §1.3), not with the client's signer,
+// from the documents (the WPS open-platform documentation), not with the client's signer,
 // so that a bug in the client cannot hide behind the same bug here.
 
 // stripPrefix is the request URI without the app's unsigned gateway prefix.
