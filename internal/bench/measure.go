@@ -28,6 +28,7 @@ func (e *env) measure(ctx context.Context, sd side, idle bool) (Side, error) {
 	e.rec.reset(sd.letter, n)
 	resetPeakRSS()
 	cpu0, cpuOK := e.redisCPU(ctx)
+	proc0, procOK := processCPU()
 	all0, asynq0 := e.hook.snapshot()
 	if e.o.CPUProfile != nil && sd.letter == 'p' && !idle {
 		if err := pprof.StartCPUProfile(e.o.CPUProfile); err != nil {
@@ -66,6 +67,7 @@ func (e *env) measure(ctx context.Context, sd side, idle bool) (Side, error) {
 	}
 	all1, asynq1 := e.hook.snapshot()
 	cpu1, cpuOK1 := e.redisCPU(ctx)
+	proc1, procOK1 := processCPU()
 	s := Side{Messages: n, Seconds: last.Sub(t0).Seconds(), PeakRSSMB: float64(peakRSS()) / (1 << 20)}
 	if s.Seconds > 0 {
 		s.MsgsPerSec = float64(n) / s.Seconds
@@ -80,6 +82,10 @@ func (e *env) measure(ctx context.Context, sd side, idle bool) (Side, error) {
 	s.RoundTrips = float64(all1-all0) / fn
 	s.AsynqRoundTrips = float64(asynq1-asynq0) / fn
 	s.OwnRoundTrips = s.RoundTrips - s.AsynqRoundTrips
+	if procOK && procOK1 {
+		v := (proc1 - proc0).Seconds() * 1e6 / fn
+		s.ProcessCPUMicros = &v
+	}
 	if cpuOK && cpuOK1 {
 		v := (cpu1 - cpu0) * 1e6 / fn
 		s.RedisCPUMicros = &v

@@ -37,6 +37,9 @@ func WriteTable(w io.Writer, r *Result) error {
 	} else {
 		fmt.Fprintln(tw, "redis cpu (µs/msg)\t-\t-\t\t")
 	}
+	if p.ProcessCPUMicros != nil && b.ProcessCPUMicros != nil {
+		row("process cpu (µs/msg)", "%.1f", *p.ProcessCPUMicros, *b.ProcessCPUMicros, rt(*p.ProcessCPUMicros / *b.ProcessCPUMicros))
+	}
 	row("peak rss (MiB)", "%.1f", p.PeakRSSMB, b.PeakRSSMB, rt(x.PeakRSS))
 	if err := tw.Flush(); err != nil {
 		return err

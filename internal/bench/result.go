@@ -29,6 +29,10 @@ type Side struct {
 	// message in µs; nil when the bench did not start the Redis (or it is
 	// the embedded one).
 	RedisCPUMicros *float64 `json:"redis_cpu_us_per_msg"`
+	// ProcessCPUMicros is the bench process's CPU time (user + system) per
+	// message in µs: the worker (or the baseline's servers), the producer
+	// loop and the simulator together; nil where the platform does not say.
+	ProcessCPUMicros *float64 `json:"process_cpu_us_per_msg"`
 	// PeakRSSMB is the bench process's peak RSS during the side (worker,
 	// producer and simulator together), in MiB.
 	PeakRSSMB float64 `json:"peak_rss_mb"`
