@@ -101,7 +101,7 @@ func (e *env) progress(name string, enqueued *atomic.Int64, done chan struct{}) 
 	for {
 		select {
 		case <-done:
-			fmt.Fprintf(e.o.Progress, "\r%-70s\r", "")
+			fmt.Fprintf(e.o.Progress, "\r%-100s\r", "")
 			return
 		case <-tick.C:
 			fmt.Fprintf(e.o.Progress, "\rbench %s: enqueued %d/%d, at the provider %d/%d, %.1fs   ",
