@@ -8,6 +8,7 @@
 //	dispatcher cancel --config F ID      cancel a message, recall what was sent
 //	dispatcher api    --config F         serve provider callbacks, /healthz, /readyz
 //	dispatcher tenant add|list|remove    manage the tenants of a multi-tenant app
+//	dispatcher bench                     the dispatcher against bare asynq, side by side
 package main
 
 import (
@@ -34,6 +35,7 @@ commands:
   cancel   cancel a message, recall what was sent, print each part's outcome (--config F ID)
   api      serve provider callbacks (/callbacks/wecom/{app}), /healthz and /readyz (--config F)
   tenant   add, list or remove the tenants of a multi-tenant app (--config F --app A ...)
+  bench    measure throughput and latency against bare asynq, side by side (-n N -servers S ...)
 
 Run "dispatcher <command> -h" for the usage, flags and an example of a command.
 Flags and arguments may come in any order; a stray argument is an error.
@@ -81,6 +83,8 @@ func dispatch(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return runAPI(ctx, rest, stdout, stderr)
 	case "tenant":
 		return runTenant(ctx, rest, stdout, stderr)
+	case "bench":
+		return runBench(ctx, rest, stdout, stderr)
 	case "-h", "--help", "help":
 		fmt.Fprint(stdout, usage)
 		return nil
