@@ -149,6 +149,25 @@ func New(apps map[string]string) *Metrics {
 	}
 	m.reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		m.finished, m.deferred, m.requests, m.breaker, m.quotaRefusals, m.quotaLead, m.tokens, m.tokenFailures, m.late, m.webhooks)
+	// Every counter of every app starts at 0, so that rate() and increase()
+	// see the first event.
+	for app, p := range apps {
+		for _, o := range Outcomes {
+			m.finished.WithLabelValues(p, app, o)
+		}
+		for _, r := range Reasons {
+			m.deferred.WithLabelValues(p, app, r)
+		}
+		for _, r := range QuotaResults {
+			m.quotaRefusals.WithLabelValues(p, app, r)
+		}
+		for _, r := range WebhookResults {
+			m.webhooks.WithLabelValues(app, r)
+		}
+		m.tokens.WithLabelValues(p, app)
+		m.tokenFailures.WithLabelValues(p, app)
+		m.late.WithLabelValues(p, app)
+	}
 	return m
 }
 
