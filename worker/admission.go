@@ -17,8 +17,10 @@ import (
 // handleSend is the admission pipeline (docs/architecture.md), for one run of
 // a send task. Each step either lets the run go on or ends it with what the
 // handler returns.
-func (w *Worker) handleSend(ctx context.Context, t *asynq.Task) error {
+func (w *Worker) handleSend(ctx context.Context, t *asynq.Task) (err error) {
+	start := time.Now()
 	r, err := w.load(ctx, t)
+	defer func() { w.observeSend(ctx, t, r, start, err) }()
 	if r == nil {
 		return err
 	}
@@ -72,6 +74,7 @@ func (w *Worker) deferRun(ctx context.Context, rec *record.Record, j *job.Send, 
 			return err
 		}
 	}
+	w.metrics.Deferred(j.Message.App, deferReason(reason))
 	return Defer(d, reason)
 }
 

@@ -9,6 +9,7 @@ import (
 	"github.com/sony/gobreaker/v2"
 
 	"github.com/msgdispatch/msgdispatch/internal/config"
+	"github.com/msgdispatch/msgdispatch/internal/metrics"
 	"github.com/msgdispatch/msgdispatch/providers"
 )
 
@@ -19,6 +20,8 @@ import (
 type breakers struct {
 	cfg config.Breaker
 	log *slog.Logger
+	// metrics receives each breaker's state; nil: none.
+	metrics *metrics.Metrics
 
 	mu sync.Mutex
 	m  map[string]*gobreaker.TwoStepCircuitBreaker[struct{}]
@@ -49,8 +52,10 @@ func (b *breakers) get(provider, app string) *gobreaker.TwoStepCircuitBreaker[st
 		},
 		OnStateChange: func(name string, from, to gobreaker.State) {
 			b.log.Warn("circuit breaker", "breaker", name, "from", from.String(), "to", to.String())
+			b.metrics.Breaker(app, breakerState(to))
 		},
 	})
 	b.m[name] = cb
+	b.metrics.Breaker(app, metrics.BreakerClosed)
 	return cb
 }

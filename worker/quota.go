@@ -119,6 +119,10 @@ func (w *Worker) admitNew(ctx context.Context, rec *record.Record, j *job.Send) 
 	if err != nil {
 		return providers.Recipients{}, time.Time{}, fmt.Errorf("message %s: quota: %w", j.ID, err)
 	}
+	for _, b := range d.Booked {
+		w.metrics.QuotaBooked(j.Message.App, b.At.Sub(d.Now))
+	}
+	w.metrics.QuotaLate(j.Message.App, len(d.Late))
 	name := func(k string) string {
 		if k == ratelimit.GroupRecipient {
 			return k
@@ -187,6 +191,10 @@ func (w *Worker) readmitPart(ctx context.Context, j *job.Send, p *record.Part) e
 			return fmt.Errorf("message %s: quota: %w", j.ID, err)
 		}
 	}
+	for _, b := range d.Booked {
+		w.metrics.QuotaBooked(j.Message.App, b.At.Sub(d.Now))
+	}
+	w.metrics.QuotaLate(j.Message.App, len(d.Late))
 	switch {
 	case len(d.Sent) == len(ref.Recipients):
 		p.State, p.Error = record.PartAccepted, "already sent by an earlier run (its answer was not recorded)"
@@ -282,6 +290,7 @@ func MetricsKey(app string) string { return "msgd:{" + app + "}:metrics" }
 func (w *Worker) countLateArrival(ctx context.Context, app string, admitted time.Time) {
 	margin := w.cfg.Apps[app].Limits.Margin
 	if late := w.now().Sub(admitted); late > margin {
+		w.metrics.LateArrival(app)
 		if err := w.rdb.HIncrBy(context.WithoutCancel(ctx), MetricsKey(app), "late_arrivals", 1).Err(); err != nil {
 			w.log.Warn("late arrival not counted", "app", app, "err", err)
 		}

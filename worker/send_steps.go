@@ -12,6 +12,7 @@ import (
 
 	"github.com/msgdispatch/msgdispatch/internal/appstate"
 	"github.com/msgdispatch/msgdispatch/internal/job"
+	"github.com/msgdispatch/msgdispatch/internal/metrics"
 	"github.com/msgdispatch/msgdispatch/internal/record"
 	"github.com/msgdispatch/msgdispatch/providers"
 	"github.com/msgdispatch/msgdispatch/ratelimit"
@@ -33,6 +34,8 @@ type sendRun struct {
 	// admittedAt is when this run's quota decision was made (zero: not in
 	// this run).
 	admittedAt time.Time
+	// lastClass is the class of this run's last failed request ("" if none).
+	lastClass string
 }
 
 // sendStep is one step of the pipeline: end reports whether the run ends
@@ -255,7 +258,9 @@ func (w *Worker) sendPart(ctx context.Context, r *sendRun, i int) (bool, error) 
 		}
 		return true, w.asDefer(ctx, rec, j, err) // else asynq retries the run, no budget spent
 	}
+	sent := time.Now()
 	res, err := w.send(ctx, r.prov, p)
+	w.metrics.Request(j.Message.App, requestClass(err), time.Since(sent))
 	w.countLateArrival(ctx, j.Message.App, admitted)
 	if err == nil {
 		p.State, p.Result, p.Error = record.PartAccepted, res, ""
@@ -265,6 +270,7 @@ func (w *Worker) sendPart(ctx context.Context, r *sendRun, i int) (bool, error) 
 		return false, nil
 	}
 	req.end(ctx, err)
+	r.lastClass = providers.ClassOf(err).String()
 	if lerr := w.settleLedger(ctx, j, p, err); lerr != nil {
 		w.log.Warn("quota ledger not updated; the next run repairs it", "message", j.ID, "err", lerr)
 	}
@@ -287,5 +293,6 @@ func (w *Worker) bookFollowUp(ctx context.Context, r *sendRun) (bool, error) {
 	next := slices.MinFunc(rec.Booked, func(a, b record.Booking) int { return a.At.Compare(b.At) })
 	reason := fmt.Sprintf("quota: %d recipients booked for later, the next at %s (%s)", len(rec.Booked), next.At.Format(time.RFC3339Nano), next.Reason)
 	rec.State, rec.Wait, rec.UpdatedAt = record.Waiting, &record.Wait{Reason: reason, Until: next.At}, w.now()
+	w.metrics.Deferred(r.j.Message.App, metrics.ReasonQuota)
 	return true, w.save(ctx, rec, "waiting", reason)
 }

@@ -18,6 +18,7 @@ import (
 	"github.com/msgdispatch/msgdispatch/internal/catalog"
 	"github.com/msgdispatch/msgdispatch/internal/config"
 	"github.com/msgdispatch/msgdispatch/internal/job"
+	"github.com/msgdispatch/msgdispatch/internal/metrics"
 	"github.com/msgdispatch/msgdispatch/internal/peak"
 	"github.com/msgdispatch/msgdispatch/internal/record"
 	"github.com/msgdispatch/msgdispatch/internal/tenant"
@@ -42,6 +43,9 @@ type Options struct {
 	Gates []Gate
 	// Now is the clock. Default time.Now.
 	Now func() time.Time
+	// Metrics receives the worker's metrics. Default: a registry of its own,
+	// served by nobody.
+	Metrics *metrics.Metrics
 }
 
 // Worker consumes send jobs with one or more asynq servers.
@@ -60,6 +64,7 @@ type Worker struct {
 	rdb     redis.UniversalClient
 	rates   map[string]*rate.Limiter
 	now     func() time.Time
+	metrics *metrics.Metrics
 	servers []*asynq.Server
 	mux     *asynq.ServeMux
 
@@ -81,11 +86,16 @@ func New(opts Options) (*Worker, error) {
 		sem:       ratelimit.NewSemaphore(opts.Redis),
 		rates:     map[string]*rate.Limiter{},
 		now:       opts.Now,
+		metrics:   opts.Metrics,
 	}
 	if w.log == nil {
 		w.log = slog.Default()
 	}
+	if w.metrics == nil {
+		w.metrics = metrics.New(opts.Config.AppProviders())
+	}
 	w.breakers = newBreakers(opts.Config.Worker.Breaker, w.log)
+	w.breakers.metrics = w.metrics
 	// Built-in gates in pipeline order, then the caller's.
 	if opts.Config.Peak.On() {
 		pk := opts.Config.Peak
@@ -128,7 +138,7 @@ func New(opts Options) (*Worker, error) {
 	w.rdb = opts.Redis
 	tokens := tokenstore.New(opts.Redis, tokenstore.Options{Local: true}) // a fresh token costs no Redis call
 	for name, app := range opts.Config.Apps {
-		p, err := catalog.New(name, app, catalog.Deps{Tokens: tokens, HTTP: hc, Redis: opts.Redis, Asynq: w.enqueuer, Logger: w.log, Now: w.now})
+		p, err := catalog.New(name, app, catalog.Deps{Tokens: countedTokens{tokens, w.metrics, name}, HTTP: hc, Redis: opts.Redis, Asynq: w.enqueuer, Logger: w.log, Now: w.now})
 		if err != nil {
 			return nil, fmt.Errorf("worker: app %s: %w", name, err)
 		}

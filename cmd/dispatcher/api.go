@@ -15,6 +15,7 @@ import (
 
 	"github.com/msgdispatch/msgdispatch/internal/catalog"
 	"github.com/msgdispatch/msgdispatch/internal/config"
+	"github.com/msgdispatch/msgdispatch/internal/metrics"
 )
 
 // API server timeouts.
@@ -39,8 +40,8 @@ type apiListeningKey struct{}
 // shuts down gracefully: no new connections, requests in flight finish.
 var apiCommand = command{
 	name:     "api",
-	synopsis: "--config F [--listen ADDR]",
-	notes:    "Serves provider callbacks (/callbacks/wecom/{app}), /healthz and /readyz until SIGTERM or SIGINT. No positional arguments.",
+	synopsis: "--config F [--listen ADDR] [--log-format json|text]",
+	notes:    "Serves provider callbacks (/callbacks/wecom/{app}), /metrics, /healthz and /readyz until SIGTERM or SIGINT. No positional arguments.",
 	example:  "dispatcher api --config config.yaml --listen :8080",
 }
 
@@ -48,11 +49,16 @@ func runAPI(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	fs := flag.NewFlagSet("api", flag.ContinueOnError)
 	path := fs.String("config", "", "config file (required)")
 	listen := fs.String("listen", "", "address to serve on (default: api.listen of the config)")
+	logFormat := logFormatFlag(fs, "json")
 	if _, err := apiCommand.parse(fs, args, stdout); err != nil {
 		return err
 	}
 	if *path == "" {
 		return missingConfig(&apiCommand)
+	}
+	log, err := newLogger(*logFormat, stderr)
+	if err != nil {
+		return fmt.Errorf("api: %w", err)
 	}
 	cfg, err := config.Load(*path)
 	if err != nil {
@@ -67,7 +73,6 @@ func runAPI(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		return err
 	}
 	defer rdb.Close()
-	log := slog.New(slog.NewTextHandler(stderr, nil))
 	h, err := newAPIHandler(cfg, rdb, log)
 	if err != nil {
 		return err
@@ -119,22 +124,13 @@ func newAPIHandler(cfg *config.Config, rdb redis.UniversalClient, log *slog.Logg
 			callbacks[app.Provider+"/"+name] = h
 		}
 	}
+	m := metrics.New(cfg.AppProviders())
+	if err := m.Queues(rdb); err != nil {
+		return nil, fmt.Errorf("api: metrics: %w", err)
+	}
 	mux := http.NewServeMux()
-	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
-		_, _ = io.WriteString(w, "ok\n")
-	})
-	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
-		ctx, cancel := context.WithTimeout(r.Context(), readyTimeout)
-		defer cancel()
-		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
-		if err := rdb.Ping(ctx).Err(); err != nil {
-			log.Warn("not ready: redis does not answer", "err", err)
-			http.Error(w, "redis unavailable", http.StatusServiceUnavailable)
-			return
-		}
-		_, _ = io.WriteString(w, "ready\n")
-	})
+	addHealth(mux, rdb, log) // ops.go
+	mux.Handle("GET /metrics", m.Handler())
 	mux.HandleFunc("/callbacks/{provider}/{app}", func(w http.ResponseWriter, r *http.Request) {
 		h := callbacks[r.PathValue("provider")+"/"+r.PathValue("app")]
 		if h == nil {

@@ -6,7 +6,7 @@
 //	dispatcher status --config F ID      print a message's delivery record
 //	dispatcher update --config F ID ...  give a message new content
 //	dispatcher cancel --config F ID      cancel a message, recall what was sent
-//	dispatcher api    --config F         serve provider callbacks, /healthz, /readyz
+//	dispatcher api    --config F         serve provider callbacks, /metrics, /healthz, /readyz
 //	dispatcher tenant add|list|remove    manage the tenants of a multi-tenant app
 //	dispatcher bench                     the dispatcher against bare asynq, side by side
 package main
@@ -28,12 +28,12 @@ const usage = `usage: dispatcher <command> [flags]
 commands:
   dev      run everything in one process: embedded Redis, WeCom simulator,
            worker and dashboard, and send demo messages
-  worker   consume send jobs (--config F)
+  worker   consume send jobs; serve /metrics, /healthz, /readyz (--config F)
   send     enqueue a message and print its id (--config F --app A --to-user ...)
   status   print a message's delivery record as JSON (--config F ID)
   update   give a message new content, print its update number (--config F ID --card @f | --text T | ...)
   cancel   cancel a message, recall what was sent, print each part's outcome (--config F ID)
-  api      serve provider callbacks (/callbacks/wecom/{app}), /healthz and /readyz (--config F)
+  api      serve provider callbacks (/callbacks/wecom/{app}), /metrics, /healthz and /readyz (--config F)
   tenant   add, list or remove the tenants of a multi-tenant app (--config F --app A ...)
   bench    measure throughput and latency against bare asynq, side by side (-n N -servers S ...)
 

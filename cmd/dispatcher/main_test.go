@@ -40,7 +40,7 @@ func setup(t *testing.T) *testBundle {
 	cfg := fmt.Sprintf(`
 redis: {addr: %q}
 peak: {enabled: false}
-worker: {task_check_interval: 10ms, delayed_task_check_interval: 100ms, send_timeout: 2s, shutdown_timeout: 5s}
+worker: {task_check_interval: 10ms, delayed_task_check_interval: 100ms, send_timeout: 2s, shutdown_timeout: 5s, metrics_listen: "127.0.0.1:0"}
 apps:
   hr:
     provider: wecom

@@ -59,7 +59,7 @@ func setupMultiTenant(t *testing.T) *mtBundle {
 	cfg := fmt.Sprintf(`
 redis: {addr: %q}
 peak: {enabled: false}   # tests must not depend on the hour
-worker: {task_check_interval: 10ms, delayed_task_check_interval: 100ms, send_timeout: 2s, shutdown_timeout: 5s}
+worker: {task_check_interval: 10ms, delayed_task_check_interval: 100ms, send_timeout: 2s, shutdown_timeout: 5s, metrics_listen: "127.0.0.1:0"}
 api: {listen: "127.0.0.1:0"}
 apps:
   %s:

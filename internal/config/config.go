@@ -78,6 +78,9 @@ type Worker struct {
 	PauseFor time.Duration `yaml:"pause_for"`
 	// Breaker configures the circuit breaker of each (provider, app) in each process.
 	Breaker Breaker `yaml:"breaker"`
+	// MetricsListen is the address `dispatcher worker` serves /metrics,
+	// /healthz and /readyz on. Default ":9090".
+	MetricsListen string `yaml:"metrics_listen"`
 }
 
 // Breaker configures the per-process circuit breakers. Only provider-side failures

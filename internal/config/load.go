@@ -189,6 +189,7 @@ func defaultConfig() *Config {
 			InteractiveTTL:           720 * time.Hour,
 			PauseFor:                 time.Hour,
 			Breaker:                  Breaker{Failures: 5, Timeout: 30 * time.Second},
+			MetricsListen:            ":9090",
 		},
 		Peak: Peak{
 			Enabled: new(true),

@@ -73,6 +73,7 @@ func defaults() *Config {
 			InteractiveTTL:           720 * time.Hour,
 			PauseFor:                 time.Hour,
 			Breaker:                  Breaker{Failures: 5, Timeout: 30 * time.Second},
+			MetricsListen:            ":9090",
 		},
 		Peak:  Peak{Enabled: new(true), Minutes: []int{0, 30}, Guard: 60 * time.Second, Spread: 120 * time.Second},
 		Apps:  map[string]App{"hr-bot": defaultApp()},
@@ -204,6 +205,7 @@ api:
 						InteractiveTTL:           720 * time.Hour,
 						PauseFor:                 30 * time.Minute,
 						Breaker:                  Breaker{Failures: 5, Timeout: 30 * time.Second},
+						MetricsListen:            ":9090",
 					},
 					Peak: Peak{Enabled: new(false), Minutes: []int{0, 15, 30, 45}, Guard: 30 * time.Second, Spread: time.Minute},
 					Apps: map[string]App{

@@ -58,6 +58,7 @@ func (p *parser) validateWorker(w *Worker) {
 	p.positive("worker.retention", w.Retention)
 	p.positive("worker.interactive_ttl", w.InteractiveTTL)
 	p.positive("worker.pause_for", w.PauseFor)
+	p.listenAddr("worker.metrics_listen", w.MetricsListen)
 	p.atLeast1("worker.breaker.failures", w.Breaker.Failures)
 	p.positive("worker.breaker.timeout", w.Breaker.Timeout)
 }
