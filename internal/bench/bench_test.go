@@ -119,10 +119,13 @@ func TestTinyRunJSON(t *testing.T) {
 			if tc.quotas {
 				want = 5
 			}
-			// (An idle run's few messages also carry the background work
-			// of its seconds: not checked.)
-			if own := p.OwnRoundTrips; !tc.idle && (own < want-0.5 || own > want+0.5) {
-				t.Errorf("pipeline: %.2f round trips beyond asynq's per message, want %.0f", own, want)
+			// The exact count is TestRoundTripsPerAcceptedMessage's; here a
+			// loaded machine may re-admit a part that waited past half the
+			// margin (one more round trip for that message), so only a sane
+			// range is checked. (An idle run's few messages also carry the
+			// background work of its seconds: not checked.)
+			if own := p.OwnRoundTrips; !tc.idle && (own < want-0.5 || own > want+1.5) {
+				t.Errorf("pipeline: %.2f round trips beyond asynq's per message, want about %.0f", own, want)
 			}
 			if bl.OwnRoundTrips > 0.5 {
 				t.Errorf("baseline: %.2f round trips beyond asynq's per message, want about 0", bl.OwnRoundTrips)
