@@ -82,7 +82,6 @@ type Collapse struct {
 // DefaultDigestTemplate is the digest line appended when no template is given.
 const DefaultDigestTemplate = "(and {{count}} more since {{first_at}})"
 
-
 // TaskID is the asynq task id of the job: the message id for generation 0,
 // "<message id>/<generation>" for follow-ups. It is deterministic, so a re-run
 // that enqueues a follow-up again is refused as a duplicate.
