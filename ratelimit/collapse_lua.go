@@ -15,7 +15,8 @@ package ratelimit
 //
 // The pointer rl:{app}:ck:<tenant>:<key>:<rcpt> is a hash: m = the newest
 // message claiming the recipient, n = how many older messages it superseded
-// for the recipient (transitively), fi = the id of the first of them, and in
+// for the recipient (transitively, and those that came to admission after
+// it), fi = the id of the oldest of them, and in
 // digest mode t = the claimant's text, ft = the first superseded text, lt =
 // the last one. Its TTL is the claimant's slot + the ledger TTL.
 //
@@ -42,7 +43,14 @@ local function collapse(j, key)
   local pk = ckp .. fields[j]
   local p = redis.call('HMGET', pk, 'm', 'n', 'fi', 'ft', 'lt', 't')
   local cur = p[1]
-  if cur and cur > mid then return cur, nil, nil end
+  if cur and cur > mid then -- the newer claimant collapsed this one too
+    redis.call('HINCRBY', pk, 'n', 1)
+    if not p[3] or mid < p[3] then
+      redis.call('HSET', pk, 'fi', mid)
+      if dtext then redis.call('HSET', pk, 'ft', dtext) end
+    end
+    return cur, nil, nil
+  end
   local n, fi, ft, lt = 0, false, false, false
   local inherit, olb = nil, nil
   if cur and cur ~= mid then
@@ -54,7 +62,7 @@ local function collapse(j, key)
         redis.call('ZREM', key, mem)
         if cap > 0 then dayAdd(dayOf(at), -1) end
         redis.call('HSET', lpre .. cur, fields[j], 'C' .. istr(at) .. ',' .. mem .. ',' .. g .. ',' .. why .. ',' .. mid)
-        inherit = at
+        inherit, olb = at, at -- its place kept the order behind older claimants: keep it
         n = (tonumber(p[2]) or 0) + 1
         fi = p[3] or cur
         ft = p[4] or p[6] or false
@@ -88,6 +96,18 @@ local function claim(j, s)
     emit(j, 11, c[1], c[2], c[3] or '')
     emit(j, 12, 0, '', c[4] or '')
   end
+end
+-- supersededAtMove: a stale charge of recipient j (due to be moved) whose
+-- key a newer message claims is superseded instead (refunded, never sent),
+-- so that it cannot arrive after the newer one.
+local function supersededAtMove(j, key, v, st, at, mem, g, why)
+  local cur = redis.call('HGET', ckp .. fields[j], 'm')
+  if not cur or cur <= mid then return false end
+  redis.call('ZREM', key, mem)
+  if cap > 0 then dayAdd(dayOf(at), -1) end
+  lset[nl + 1] = fields[j]; lset[nl + 2] = 'C' .. istr(at) .. ',' .. mem .. ',' .. g .. ',' .. why .. ',' .. cur; nl = nl + 2
+  emit(j, 10, cur, 0, tonumber(g))
+  return true
 end
 -- digestOf(j): the digest of a recipient charged by an earlier call.
 local function digestOf(j)

@@ -410,6 +410,8 @@ for j = 1, nr do
     if at > now then code = 3 end
     emit(j, code, at, why, tonumber(g))
     if dtext then digestOf(j) end
+  elseif ckp and (st == 'A' or st == 'B') and supersededAtMove(j, key, v, st, at, mem, g, why) then
+    -- a stale charge that a newer message of its key claims: not moved, superseded
   else
     local moving = st == 'A' or st == 'B'
     local member = opstr

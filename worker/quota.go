@@ -92,7 +92,7 @@ func (c *tenantCaps) dailyCap(app, corp string) int {
 // chunk of recipients charges those that may go now and books the others at their
 // earliest legal slot (sent by a follow-up task). It returns the recipients to
 // render now and the decision's time.
-func (w *Worker) admitNew(ctx context.Context, rec *record.Record, j *job.Send) (providers.Recipients, time.Time, error) {
+func (w *Worker) admitNew(ctx context.Context, rec *record.Record, j *job.Send) (providers.Recipients, time.Time, map[string]ratelimit.Digest, error) {
 	app := w.cfg.Apps[j.Message.App]
 	to := j.Message.To
 	orig := map[string]string{} // quota key → id as the producer spelled it
@@ -110,15 +110,18 @@ func (w *Worker) admitNew(ctx context.Context, rec *record.Record, j *job.Send) 
 	}
 	if !w.quotaOn(j.Message.App) { // nothing to enforce: everybody now
 		rec.Generations = j.Generation + 1
-		return to, w.now(), nil
+		return to, w.now(), nil, nil
 	}
-	d, err := w.quota.Admit(ctx, ratelimit.Request{
+	req := ratelimit.Request{
 		App: j.Message.App, Tenant: corpOf(app, j.Message.Tenant), MessageID: j.ID, Generation: j.Generation,
 		Recipients: keys, GroupCost: groups * app.Limits.GroupSize, Urgent: j.Urgent, NotAfter: j.ExpiresAt,
-	})
-	if err != nil {
-		return providers.Recipients{}, time.Time{}, fmt.Errorf("message %s: quota: %w", j.ID, err)
 	}
+	collapseRequest(&req, j)
+	d, err := w.quota.Admit(ctx, req)
+	if err != nil {
+		return providers.Recipients{}, time.Time{}, nil, fmt.Errorf("message %s: quota: %w", j.ID, err)
+	}
+	w.recordSuperseded(rec, d, orig)
 	name := func(k string) string {
 		if k == ratelimit.GroupRecipient {
 			return k
@@ -142,7 +145,11 @@ func (w *Worker) admitNew(ctx context.Context, rec *record.Record, j *job.Send) 
 		rec.Late = append(rec.Late, record.Booking{Recipient: name(b.Recipient), At: b.At, Reason: b.Why.String(), Generation: j.Generation})
 	}
 	rec.Generations = j.Generation + 1
-	return now, d.Now, nil
+	digests := map[string]ratelimit.Digest{}
+	for k, g := range d.Digests {
+		digests[orig[k]] = g
+	}
+	return now, d.Now, digests, nil
 }
 
 // partKeys are the quota keys of a part's users.
@@ -175,9 +182,17 @@ func (w *Worker) readmitPart(ctx context.Context, j *job.Send, p *record.Part) e
 	}
 	req := ratelimit.Request{App: ref.App, Tenant: ref.Tenant, MessageID: j.ID, Generation: p.Generation,
 		Recipients: ref.Recipients, Urgent: j.Urgent, NotAfter: j.ExpiresAt}
+	collapseRequest(&req, j)
 	d, err := w.quota.Admit(ctx, req)
 	if err != nil {
 		return fmt.Errorf("message %s: quota: %w", j.ID, err)
+	}
+	if len(d.Superseded) > 0 { // never for a rendered part (see ratelimit: moved charges stay), but never send it
+		if len(d.Superseded) == len(ref.Recipients) {
+			p.State, p.Error = record.PartSuperseded, "superseded by "+d.Superseded[0].By
+			return errPartDone
+		}
+		return fmt.Errorf("message %s: part %d: %d of its recipients were superseded after it was rendered", j.ID, p.Index, len(d.Superseded))
 	}
 	if len(d.Sending) > 0 { // an attempt left (or may have): the next one is a new arrival
 		if _, err := w.quota.MarkFailed(ctx, ratelimit.Ref{App: ref.App, Tenant: ref.Tenant, MessageID: j.ID, Recipients: recipientsOf(d.Sending)}); err != nil {
