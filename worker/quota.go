@@ -12,28 +12,17 @@ import (
 
 	"github.com/msgdispatch/msgdispatch/internal/config"
 	"github.com/msgdispatch/msgdispatch/internal/job"
+	"github.com/msgdispatch/msgdispatch/internal/quota"
 	"github.com/msgdispatch/msgdispatch/internal/record"
 	"github.com/msgdispatch/msgdispatch/internal/tenant"
 	"github.com/msgdispatch/msgdispatch/providers"
 	"github.com/msgdispatch/msgdispatch/ratelimit"
 )
 
-// quotaPolicy turns an app's config into its ratelimit policy.
+// quotaPolicy turns an app's config into its ratelimit policy (shared with
+// the producer's quota authority).
 func quotaPolicy(app config.App, pk config.Peak, messageTTL time.Duration) ratelimit.Policy {
-	p := ratelimit.Policy{Margin: app.Limits.Margin, UrgentHeadroom: app.Limits.UrgentHeadroom, Daily: app.Limits.Daily,
-		// The ledger must outlive every re-run of a message: its default lifetime and then some.
-		LedgerTTL: max(ratelimit.DefaultLedgerTTL, 2*messageTTL)}
-	if p.Margin == 0 {
-		p.Margin = -1 // the config's 0 means no margin; the limiter's 0 means its default
-	}
-	p.Windows = []ratelimit.Window{} // none unless configured (nil would mean ratelimit's default)
-	for _, w := range app.Limits.PerRecipient {
-		p.Windows = append(p.Windows, ratelimit.Window{Count: w.Count, Window: w.Window})
-	}
-	if pk.On() {
-		p.Peak = ratelimit.PeakRule{Minutes: pk.Minutes, Guard: pk.Guard, Spread: pk.Spread}
-	}
-	return p
+	return quota.Policy(app, pk, messageTTL)
 }
 
 // quotaKey is a recipient's id as the quota knows it: normalised by the
