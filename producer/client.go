@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync"
 	"time"
 
 	"github.com/hibiken/asynq"
@@ -12,6 +13,7 @@ import (
 	"github.com/msgdispatch/msgdispatch/internal/config"
 	"github.com/msgdispatch/msgdispatch/internal/job"
 	"github.com/msgdispatch/msgdispatch/internal/record"
+	"github.com/msgdispatch/msgdispatch/ratelimit"
 )
 
 // Client enqueues messages and reads their status. It is safe for concurrent use.
@@ -25,12 +27,17 @@ type Client struct {
 	// afterWrite, when set (tests), runs after each of Send's writes and may fail
 	// it, to prove that a retry after a crash between writes is safe.
 	afterWrite func(step string) error
+	// rdb and the quota limiter serve Reserve and Release (reserve.go).
+	rdb       redis.UniversalClient
+	quotaOnce sync.Once
+	quota     *ratelimit.Limiter
+	quotaErr  error
 }
 
 // New returns a Client for the apps of cfg on rdb. The Client does not close rdb.
 func New(cfg *config.Config, rdb redis.UniversalClient) *Client {
 	return &Client{cfg: cfg, asynq: asynq.NewClientFromRedisClient(rdb), inspector: asynq.NewInspectorFromRedisClient(rdb),
-		records: record.NewStore(rdb), now: time.Now}
+		records: record.NewStore(rdb), now: time.Now, rdb: rdb}
 }
 
 // Close releases the client (not the Redis client it was given).

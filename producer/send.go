@@ -69,7 +69,7 @@ func (c *Client) Send(ctx context.Context, msg providers.Message, opts ...SendOp
 		}
 		expires = from.Add(c.cfg.Worker.MessageTTL)
 	}
-	j := &job.Send{ID: job.NewID(msg.App, now), Message: msg, Urgent: o.Urgent, NotBefore: notBefore, ExpiresAt: expires, Queue: queue}
+	j := &job.Send{ID: job.NewID(msg.App, now), Message: msg, Urgent: o.Urgent, NotBefore: notBefore, ExpiresAt: expires, Queue: queue, Collapse: o.Collapse}
 	rec := &record.Record{ID: j.ID, App: msg.App, State: record.Queued, Job: j, IdempotencyKey: o.Key, CreatedAt: now, UpdatedAt: now, Enqueued: true}
 	hash, err := bodyHash(&msg, &o)
 	if err != nil {
@@ -194,6 +194,9 @@ func (c *Client) validate(msg *providers.Message, o *sendOptions, now time.Time)
 		if unicode.IsControl(r) {
 			return providers.Invalid("idempotency_key", "contains a control character")
 		}
+	}
+	if err := validateCollapse(o.Collapse); err != nil {
+		return err
 	}
 	if !o.ExpiresAt.IsZero() && !o.ExpiresAt.After(now) {
 		return providers.Invalid("expires_at", "is in the past")

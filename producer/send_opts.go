@@ -1,16 +1,21 @@
 package producer
 
-import "time"
+import (
+	"time"
+
+	"github.com/msgdispatch/msgdispatch/internal/job"
+)
 
 // SendOption configures one Send.
 type SendOption func(*sendOptions)
 
 type sendOptions struct {
-	Key       string    `json:"key,omitempty"`
-	NotBefore time.Time `json:"not_before,omitzero"`
-	ExpiresAt time.Time `json:"expires_at,omitzero"`
-	Urgent    bool      `json:"urgent,omitempty"`
-	Queue     string    `json:"queue,omitempty"`
+	Key       string        `json:"key,omitempty"`
+	NotBefore time.Time     `json:"not_before,omitzero"`
+	ExpiresAt time.Time     `json:"expires_at,omitzero"`
+	Urgent    bool          `json:"urgent,omitempty"`
+	Queue     string        `json:"queue,omitempty"`
+	Collapse  *job.Collapse `json:"collapse,omitempty"`
 }
 
 // IdempotencyKey makes Send idempotent: the same key with the same message and

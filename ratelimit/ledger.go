@@ -29,6 +29,11 @@ const (
 	// ([Limiter.MarkFailed]); its charge stays, the next Admit charges the
 	// new attempt.
 	StateFailed State = 'F'
+	// StateSuperseded: a newer message of the same collapse key claimed the
+	// recipient before this one was sent to it; its charge (if any) was
+	// refunded, and it is never sent ([Entry.SupersededBy] names the newer
+	// message).
+	StateSuperseded State = 'C'
 )
 
 func (s State) String() string {
@@ -43,6 +48,8 @@ func (s State) String() string {
 		return "sent"
 	case StateFailed:
 		return "failed"
+	case StateSuperseded:
+		return "superseded"
 	case 0:
 		return "none"
 	}
@@ -299,6 +306,8 @@ type Entry struct {
 	Why Reason
 	// Generation is the generation of the call that charged At.
 	Generation int
+	// SupersededBy is the newer message of a superseded entry.
+	SupersededBy string
 }
 
 // Ledger returns the ledger of a message: recipient (or [GroupRecipient]) →
@@ -328,6 +337,10 @@ func (l *Limiter) Ledger(ctx context.Context, app, messageID string) (map[string
 // parseEntry parses "<state><at>,<member>,<gen>,<why>".
 func parseEntry(v string) (Entry, error) {
 	f := strings.Split(v, ",")
+	by := ""
+	if len(f) == 5 && v[0] == byte(StateSuperseded) {
+		by, f = f[4], f[:4]
+	}
 	if len(v) < 2 || len(f) != 4 {
 		return Entry{}, fmt.Errorf("malformed entry %q", v)
 	}
@@ -337,7 +350,7 @@ func parseEntry(v string) (Entry, error) {
 	if err := errors.Join(err1, err2, err3); err != nil {
 		return Entry{}, fmt.Errorf("malformed entry %q: %w", v, err)
 	}
-	return Entry{State: State(v[0]), At: time.UnixMilli(at), Why: Reason(why), Generation: gen}, nil
+	return Entry{State: State(v[0]), At: time.UnixMilli(at), Why: Reason(why) &^ reasonMoved, Generation: gen, SupersededBy: by}, nil
 }
 
 // Arrivals returns the charged slots of one recipient that still count

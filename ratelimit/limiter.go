@@ -213,6 +213,21 @@ type Request struct {
 	// a recipient whose earliest slot is later is reported in [Decision.Late]
 	// and nothing is charged for it.
 	NotAfter time.Time
+	// NotBefore, when set, is the earliest acceptable slot: a recipient is
+	// charged at its earliest legal slot at or after it (a reservation for a
+	// send planned at that time). Zero: now.
+	NotBefore time.Time
+	// CollapseKey, when set, makes this message supersede, per recipient, an
+	// older message of the same (app, tenant) and key that is booked for a
+	// later slot and not sent, and be superseded by a newer one (see the
+	// package documentation, "Collapse keys"). At most 128 bytes, without
+	// ':', '{' or '}'. Default none.
+	CollapseKey string
+	// Digest, with a CollapseKey, keeps the texts of what was collapsed:
+	// DigestText is the message's own text, and [Decision.Digests] reports,
+	// per recipient, what this message superseded. Default false (replace).
+	Digest     bool
+	DigestText string
 }
 
 // Reason says why a slot is not now; it is a set of bits.
@@ -231,6 +246,10 @@ const (
 	// ReasonNoSlot: no slot was found within the search bound (100 moves);
 	// only in [Decision.Late].
 	ReasonNoSlot
+	// reasonMoved (internal, masked off in decisions and entries): a stale
+	// charge moved to this slot; its request may be rendered already, so a
+	// collapse key never supersedes it.
+	reasonMoved
 )
 
 func (r Reason) String() string {
@@ -302,6 +321,36 @@ type Decision struct {
 	// Calls is the number of script calls made (chunks of ChunkSize), all in
 	// one round trip.
 	Calls int
+	// Superseded are recipients a newer message of the same collapse key
+	// claimed: never send them this message (nothing is charged for them).
+	Superseded []Supersession
+	// Supersedes lists the older messages this call superseded, per
+	// recipient (their charges were refunded; this message may have taken
+	// their slot).
+	Supersedes []Supersession
+	// Digests are, per recipient, what this message collapsed (digest mode,
+	// only recipients that superseded something).
+	Digests map[string]Digest
+}
+
+// Supersession is one recipient of a message superseded by another message
+// of the same collapse key.
+type Supersession struct {
+	Recipient string
+	// By is the newer message (in [Decision.Superseded]) or the older one
+	// (in [Decision.Supersedes]).
+	By string
+	// At is the slot the older message held (zero when it had none).
+	At time.Time
+}
+
+// Digest is what a message collapsed for one recipient.
+type Digest struct {
+	// Count is how many older messages it superseded (transitively).
+	Count int
+	// FirstID is the oldest of them; FirstText and LastText are the oldest's
+	// and the newest's texts (digest mode).
+	FirstID, FirstText, LastText string
 }
 
 // Admit decides, atomically per chunk of ChunkSize recipients, for every
@@ -357,6 +406,9 @@ func (l *Limiter) admit(ctx context.Context, r Request, readmit bool) (*Decision
 	if len(rcpts) == 0 && r.GroupCost == 0 {
 		return nil, errors.New("ratelimit: nothing to admit: no recipients and no group cost")
 	}
+	if err := CheckCollapseKey(r.CollapseKey); err != nil {
+		return nil, err
+	}
 	spread := int64(0)
 	if c.spread > 0 {
 		spread = int64(fnv64a(r.MessageID) % uint64(c.spread))
@@ -397,6 +449,21 @@ func (l *Limiter) admit(ctx context.Context, r Request, readmit bool) (*Decision
 		c.nwArg,
 	}
 	var plen any = strconv.Itoa(len(rprefix))
+	var ext []any // collapse key and not-before: only when set
+	if r.CollapseKey != "" || !r.NotBefore.IsZero() {
+		ck, text := "", ""
+		if r.CollapseKey != "" {
+			ck = tag + "ck:" + r.Tenant + ":" + r.CollapseKey + ":"
+			if r.Digest {
+				text = "=" + truncate(r.DigestText, DigestTextMax)
+			}
+		}
+		nb := "0"
+		if !r.NotBefore.IsZero() {
+			nb = strconv.FormatInt(r.NotBefore.UnixMilli(), 10)
+		}
+		ext = []any{ck, r.MessageID, text, nb, strconv.FormatInt(c.margin, 10)}
+	}
 	day := l.today()
 	nchunks := max(1, (len(rcpts)+ChunkSize-1)/ChunkSize)
 	chunks := make([]chunk, 0, nchunks)
@@ -410,6 +477,9 @@ func (l *Limiter) admit(ctx context.Context, r Request, readmit bool) (*Decision
 		}
 		ch.args = append(ch.args, c.windowArgs...)
 		ch.args = append(ch.args, plen, day.dateArg, day.numArg)
+		if ext != nil {
+			ch.args = append(ch.args, ext...)
+		}
 		for _, rc := range part {
 			ch.keys = append(ch.keys, rprefix+rc)
 		}
@@ -450,6 +520,13 @@ func (d *Decision) add(rep []any, rcpt []string, first bool) error {
 	groupAt := -1
 	for i := 2; i < len(rep); i += 5 {
 		idx := int(toInt(rep[i]))
+		if code := toInt(rep[i+1]); code >= 11 && code <= 13 { // collapse extras
+			if idx < 1 || idx > nr {
+				return fmt.Errorf("script reply names recipient %d of %d", idx, nr)
+			}
+			d.extra(rcpt[idx-1], code, rep[i+2:i+5])
+			continue
+		}
 		switch {
 		case idx == 0 && group:
 			groupAt = i
@@ -460,7 +537,7 @@ func (d *Decision) add(rep []any, rcpt []string, first bool) error {
 		}
 	}
 	one := func(name string, i int) error {
-		code, at, why, gen := toInt(rep[i+1]), toInt(rep[i+2]), Reason(toInt(rep[i+3])), int(toInt(rep[i+4]))
+		code, at, why, gen := toInt(rep[i+1]), toInt(rep[i+2]), Reason(toInt(rep[i+3]))&^reasonMoved, int(toInt(rep[i+4]))
 		b := Booking{Recipient: name, At: time.UnixMilli(at), Why: why, Generation: gen}
 		switch code {
 		case 1:
@@ -488,6 +565,9 @@ func (d *Decision) add(rep []any, rcpt []string, first bool) error {
 			d.Late = append(d.Late, b)
 		case 9:
 			d.Admitted = append(d.Admitted, name)
+		case 10:
+			by, _ := rep[i+2].(string)
+			d.Superseded = append(d.Superseded, Supersession{Recipient: name, By: by})
 		default:
 			return fmt.Errorf("script reply code %d for %q", code, name)
 		}

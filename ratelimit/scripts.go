@@ -46,11 +46,12 @@ local now = math.floor(us / 1000)
 `
 
 // luaLedger parses a ledger value "<state><at>,<member>,<gen>,<why>", e.g.
-// "B1732000062123,4711,0,1".
+// "B1732000062123,4711,0,1", or "<…>,<successor>" for a superseded entry
+// (state C, see collapseLua).
 const luaLedger = `
 local function parse(v)
-  local st, at, mem, g, why = string.match(v, '^(%a)(%-?%d+),(%d+),(%-?%d+),(%d+)$')
-  return st, tonumber(at), mem, g, tonumber(why)
+  local st, at, mem, g, why, by = string.match(v, '^(%a)(%-?%d+),(%d+),(%-?%d+),(%d+),?([^,]*)$')
+  return st, tonumber(at), mem, g, tonumber(why), by
 end
 `
 
@@ -220,6 +221,14 @@ if rms then expArg = string.format('%d', rms + Lmax) else expCmd, expArg = 'PEXP
 -- a recipient with no arrival and no ledger entry is charged now when today
 -- has room and now is not in a peak window (non-urgent)
 local fast = not (peakOn and peakEnd(now)) and (notAfter == 0 or now <= notAfter)
+-- optional arguments (collapse keys, reservations): absent in the usual call
+local ckp = ARGV[18 + 2 * nw]
+local nbf = 0
+if ckp then
+  nbf = tonumber(ARGV[21 + 2 * nw])
+  if ckp == '' then ckp = nil end
+  if ckp or nbf > now then fast = false end
+end
 
 -- setTTL gives the ledger the TTL want (ms) unless it already has a longer one
 local function setTTL(want)
@@ -355,11 +364,20 @@ local function emit(j, code, at, why, g)
   no = no + 5
 end
 local maxAt = now
+` + collapseLua + `
 
 for j = 1, nr do
   local key, v = KEYS[2 + j], led[j]
-  local st, at, mem, g, why
-  if v then st, at, mem, g, why = parse(v) end
+  local st, at, mem, g, why, by
+  if v then st, at, mem, g, why, by = parse(v) end
+  local newer, inherit, olb = nil, nil, nil
+  if ckp and not st then newer, inherit, olb = collapse(j, key) end
+  if newer then -- a newer message of the key claims the recipient: nothing charged
+    lset[nl + 1] = fields[j]; lset[nl + 2] = 'C0,0,' .. gen .. ',0,' .. newer; nl = nl + 2
+    emit(j, 10, newer, 0, tonumber(gen))
+  elseif st == 'C' then
+    emit(j, 10, by, why, tonumber(g))
+  else
   local top, tn
   if not st then
     top = redis.call('ZRANGE', key, '-4', '-1', 'WITHSCORES') -- -K
@@ -391,6 +409,9 @@ for j = 1, nr do
     local code = 2
     if at > now then code = 3 end
     emit(j, code, at, why, tonumber(g))
+    if dtext then digestOf(j) end
+  elseif ckp and (st == 'A' or st == 'B') and supersededAtMove(j, key, v, st, at, mem, g, why) then
+    -- a stale charge that a newer message of its key claims: not moved, superseded
   else
     local moving = st == 'A' or st == 'B'
     local member = opstr
@@ -408,13 +429,17 @@ for j = 1, nr do
     if tn >= K then redis.call('ZREMRANGEBYSCORE', key, '-inf', istr(now - Lmax)) end
     local lb = now
     if not urgent and not moving and last and last > lb then lb = last end
+    if nbf > lb then lb = nbf end
+    if olb and olb > lb then lb = olb end
     local s, w = search(key, lb, top, tn, last, 1)
+    if inherit and inherit < s then s, w = inherit, 1 end -- the superseded claimant's place
     if s > now and w == 0 then w = 1 end -- queued behind the recipient's earlier bookings
     if w >= 8 or (notAfter > 0 and s > notAfter) then
       if moving then ldel[#ldel + 1] = fields[j] end
       emit(j, 8, s, w, tonumber(gen))
     else
       local sstr = istr(s)
+      if moving then w = w + 16 end -- a moved charge (perhaps rendered already) is never superseded
       if moving then
         redis.call('ZADD', key, sstr, member)
       else -- a new member: unique in the zset even if the clock repeated a stamp
@@ -443,7 +468,9 @@ for j = 1, nr do
         end
         emit(j, code, s, w, tonumber(gen))
       end
+      if ckp then claim(j, s) end
     end
+  end
   end
 end
 

@@ -109,10 +109,12 @@ func (w *Worker) finish(ctx context.Context, rec *record.Record, now time.Time, 
 
 // outcome is the terminal state of a message whose parts are all done.
 func outcome(rec *record.Record, expired bool) record.State {
-	var accepted, unknown, failed, lapsed int
+	var accepted, unknown, failed, lapsed, superseded int
 	partial := len(rec.Late) > 0
 	for _, p := range rec.Parts {
 		switch p.State {
+		case record.PartSuperseded:
+			superseded++
 		case record.PartAccepted:
 			accepted++
 			if p.Result != nil && (!p.Result.Invalid.Empty() || len(p.Result.Unlicensed) > 0) {
@@ -127,7 +129,9 @@ func outcome(rec *record.Record, expired bool) record.State {
 		}
 	}
 	switch {
-	case accepted > 0 && accepted == len(rec.Parts) && !partial:
+	case accepted == 0 && unknown == 0 && failed == 0 && lapsed == 0 && !partial && (superseded > 0 || len(rec.Superseded) > 0):
+		return record.Superseded
+	case accepted > 0 && accepted+superseded == len(rec.Parts) && !partial:
 		return record.Accepted
 	case accepted > 0:
 		return record.PartiallyAccepted

@@ -12,28 +12,17 @@ import (
 
 	"github.com/msgdispatch/msgdispatch/internal/config"
 	"github.com/msgdispatch/msgdispatch/internal/job"
+	"github.com/msgdispatch/msgdispatch/internal/quota"
 	"github.com/msgdispatch/msgdispatch/internal/record"
 	"github.com/msgdispatch/msgdispatch/internal/tenant"
 	"github.com/msgdispatch/msgdispatch/providers"
 	"github.com/msgdispatch/msgdispatch/ratelimit"
 )
 
-// quotaPolicy turns an app's config into its ratelimit policy.
+// quotaPolicy turns an app's config into its ratelimit policy (shared with
+// the producer's quota authority).
 func quotaPolicy(app config.App, pk config.Peak, messageTTL time.Duration) ratelimit.Policy {
-	p := ratelimit.Policy{Margin: app.Limits.Margin, UrgentHeadroom: app.Limits.UrgentHeadroom, Daily: app.Limits.Daily,
-		// The ledger must outlive every re-run of a message: its default lifetime and then some.
-		LedgerTTL: max(ratelimit.DefaultLedgerTTL, 2*messageTTL)}
-	if p.Margin == 0 {
-		p.Margin = -1 // the config's 0 means no margin; the limiter's 0 means its default
-	}
-	p.Windows = []ratelimit.Window{} // none unless configured (nil would mean ratelimit's default)
-	for _, w := range app.Limits.PerRecipient {
-		p.Windows = append(p.Windows, ratelimit.Window{Count: w.Count, Window: w.Window})
-	}
-	if pk.On() {
-		p.Peak = ratelimit.PeakRule{Minutes: pk.Minutes, Guard: pk.Guard, Spread: pk.Spread}
-	}
-	return p
+	return quota.Policy(app, pk, messageTTL)
 }
 
 // quotaKey is a recipient's id as the quota knows it: normalised by the
@@ -92,7 +81,7 @@ func (c *tenantCaps) dailyCap(app, corp string) int {
 // chunk of recipients charges those that may go now and books the others at their
 // earliest legal slot (sent by a follow-up task). It returns the recipients to
 // render now and the decision's time.
-func (w *Worker) admitNew(ctx context.Context, rec *record.Record, j *job.Send) (providers.Recipients, time.Time, error) {
+func (w *Worker) admitNew(ctx context.Context, rec *record.Record, j *job.Send) (providers.Recipients, time.Time, map[string]ratelimit.Digest, error) {
 	app := w.cfg.Apps[j.Message.App]
 	to := j.Message.To
 	orig := map[string]string{} // quota key → id as the producer spelled it
@@ -110,15 +99,18 @@ func (w *Worker) admitNew(ctx context.Context, rec *record.Record, j *job.Send) 
 	}
 	if !w.quotaOn(j.Message.App) { // nothing to enforce: everybody now
 		rec.Generations = j.Generation + 1
-		return to, w.now(), nil
+		return to, w.now(), nil, nil
 	}
-	d, err := w.quota.Admit(ctx, ratelimit.Request{
+	req := ratelimit.Request{
 		App: j.Message.App, Tenant: corpOf(app, j.Message.Tenant), MessageID: j.ID, Generation: j.Generation,
 		Recipients: keys, GroupCost: groups * app.Limits.GroupSize, Urgent: j.Urgent, NotAfter: j.ExpiresAt,
-	})
-	if err != nil {
-		return providers.Recipients{}, time.Time{}, fmt.Errorf("message %s: quota: %w", j.ID, err)
 	}
+	collapseRequest(&req, j)
+	d, err := w.quota.Admit(ctx, req)
+	if err != nil {
+		return providers.Recipients{}, time.Time{}, nil, fmt.Errorf("message %s: quota: %w", j.ID, err)
+	}
+	w.recordSuperseded(rec, d, orig)
 	for _, b := range d.Booked {
 		w.metrics.QuotaBooked(j.Message.App, b.At.Sub(d.Now))
 	}
@@ -146,7 +138,11 @@ func (w *Worker) admitNew(ctx context.Context, rec *record.Record, j *job.Send) 
 		rec.Late = append(rec.Late, record.Booking{Recipient: name(b.Recipient), At: b.At, Reason: b.Why.String(), Generation: j.Generation})
 	}
 	rec.Generations = j.Generation + 1
-	return now, d.Now, nil
+	digests := map[string]ratelimit.Digest{}
+	for k, g := range d.Digests {
+		digests[orig[k]] = g
+	}
+	return now, d.Now, digests, nil
 }
 
 // partKeys are the quota keys of a part's users.
@@ -179,9 +175,17 @@ func (w *Worker) readmitPart(ctx context.Context, j *job.Send, p *record.Part) e
 	}
 	req := ratelimit.Request{App: ref.App, Tenant: ref.Tenant, MessageID: j.ID, Generation: p.Generation,
 		Recipients: ref.Recipients, Urgent: j.Urgent, NotAfter: j.ExpiresAt}
+	collapseRequest(&req, j)
 	d, err := w.quota.Admit(ctx, req)
 	if err != nil {
 		return fmt.Errorf("message %s: quota: %w", j.ID, err)
+	}
+	if len(d.Superseded) > 0 { // never for a rendered part (see ratelimit: moved charges stay), but never send it
+		if len(d.Superseded) == len(ref.Recipients) {
+			p.State, p.Error = record.PartSuperseded, "superseded by "+d.Superseded[0].By
+			return errPartDone
+		}
+		return fmt.Errorf("message %s: part %d: %d of its recipients were superseded after it was rendered", j.ID, p.Index, len(d.Superseded))
 	}
 	if len(d.Sending) > 0 { // an attempt left (or may have): the next one is a new arrival
 		if _, err := w.quota.MarkFailed(ctx, ratelimit.Ref{App: ref.App, Tenant: ref.Tenant, MessageID: j.ID, Recipients: recipientsOf(d.Sending)}); err != nil {

@@ -183,11 +183,17 @@ func (w *Worker) admitAndRender(ctx context.Context, r *sendRun) (bool, error) {
 	if rec.Generations > j.Generation {
 		return false, nil // decided by an earlier run
 	}
-	to, _, err := w.admitNew(ctx, rec, j)
+	nsup := len(rec.Superseded)
+	to, _, digests, err := w.admitNew(ctx, rec, j)
 	if err != nil {
 		return true, err
 	}
 	r.admittedAt = w.now()
+	if len(rec.Superseded) > nsup { // recipients a newer message of the collapse key claimed
+		if err := w.save(ctx, rec, "superseded", supersededDetail(rec.Superseded[nsup:])); err != nil {
+			return true, err
+		}
+	}
 	if to.Empty() {
 		return false, nil
 	}
@@ -197,7 +203,7 @@ func (w *Worker) admitAndRender(ctx context.Context, r *sendRun) (bool, error) {
 	if err != nil {
 		return true, err
 	}
-	parts, err := r.prov.Prepare(ctx, &msg, providers.PrepareOptions{MessageID: j.ID, Generation: j.Generation})
+	parts, err := w.prepareDigests(ctx, r.prov, &msg, j, digests)
 	if err != nil {
 		return true, w.prepareFailed(ctx, rec, j, err)
 	}

@@ -16,7 +16,7 @@ var sendCommand = command{
 	name: "send",
 	synopsis: "--config F --app A [--tenant CORP] (--to-user u1,u2 | --to-dept d | --to-tag t | --to-chat c | --to-all | --to-company)\n" +
 		"                      (--text T | --markdown M | --card @file.json | --raw @file.json | --kind K --body @file.json)\n" +
-		"                      [--reply-to CHAT/MESSAGE] [--key K] [--at RFC3339] [--expires RFC3339] [--urgent] [--queue Q]",
+		"                      [--reply-to CHAT/MESSAGE] [--key K] [--at RFC3339] [--expires RFC3339] [--urgent] [--queue Q] [--collapse-key K [--collapse digest]]",
 	notes: "Enqueues a message and prints its id. No positional arguments: quote a value that has spaces.\n" +
 		"Recipients: one or more of --to-user, --to-dept, --to-tag, --to-chat, or --to-all (--to-company) alone,\n" +
 		"each where the app's provider supports it (WeCom: users, departments, tags, all; WPS: users, departments, chats, the company).\n" +
@@ -46,6 +46,8 @@ func runSend(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		expires = fs.String("expires", "", "give up after this time (RFC3339); default worker.message_ttl after --at or now")
 		urgent  = fs.Bool("urgent", false, "skip peak avoidance; may use the urgent quota headroom")
 		queue   = fs.String("queue", "", "queue (default: default, or critical when --urgent)")
+		ckey    = fs.String("collapse-key", "", "collapse key: a newer message with it supersedes this one where not sent yet")
+		cmode   = fs.String("collapse", "", "with --collapse-key: replace (default) or digest (append \"(and N more since HH:MM)\")")
 	)
 	if _, err := sendCommand.parse(fs, args, stdout); err != nil {
 		return err
@@ -91,6 +93,16 @@ func runSend(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	}
 	if *queue != "" {
 		opts = append(opts, producer.Queue(*queue))
+	}
+	if *ckey != "" || *cmode != "" {
+		opts = append(opts, producer.CollapseKey(*ckey))
+		switch *cmode {
+		case "", "replace":
+		case "digest":
+			opts = append(opts, producer.CollapseDigest(""))
+		default:
+			return fmt.Errorf("--collapse %q: want replace or digest", *cmode)
+		}
 	}
 
 	var id string

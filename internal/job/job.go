@@ -53,7 +53,34 @@ type Send struct {
 	// sends the recipients generation n could not send yet (booked by quota);
 	// a follow-up's Message.To holds only those recipients.
 	Generation int `json:"generation,omitempty"`
+	// Collapse is the message's collapse key and mode (nil: none).
+	Collapse *Collapse `json:"collapse,omitempty"`
 }
+
+// Collapse modes of [Collapse.Mode].
+const (
+	// CollapseReplace: a newer message of the key replaces an older one not
+	// yet sent to a recipient.
+	CollapseReplace = "replace"
+	// CollapseDigest: the same, and the message that goes out says how many
+	// it replaced (a line appended to text and markdown).
+	CollapseDigest = "digest"
+)
+
+// Collapse is a message's collapse key: per recipient, a newer message of the
+// same app, tenant and key supersedes an older one not sent yet.
+type Collapse struct {
+	Key string `json:"key"`
+	// Mode is CollapseReplace (default) or CollapseDigest.
+	Mode string `json:"mode,omitempty"`
+	// Template renders the digest line (CollapseDigest): {{count}},
+	// {{first_at}} (HH:MM, Asia/Shanghai), {{first_text}}, {{last_text}}.
+	// Default DefaultDigestTemplate.
+	Template string `json:"template,omitempty"`
+}
+
+// DefaultDigestTemplate is the digest line appended when no template is given.
+const DefaultDigestTemplate = "(and {{count}} more since {{first_at}})"
 
 // TaskID is the asynq task id of the job: the message id for generation 0,
 // "<message id>/<generation>" for follow-ups. It is deterministic, so a re-run

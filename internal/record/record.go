@@ -44,7 +44,7 @@ const (
 // Terminal reports whether s is final.
 func (s State) Terminal() bool {
 	switch s {
-	case Accepted, PartiallyAccepted, Failed, Expired, Cancelled, Unknown:
+	case Accepted, PartiallyAccepted, Failed, Expired, Cancelled, Unknown, Superseded:
 		return true
 	}
 	return false
@@ -71,7 +71,7 @@ const (
 
 // Done reports whether the part needs no more attempts.
 func (s PartState) Done() bool {
-	return s == PartAccepted || s == PartFailed || s == PartUnknown || s == PartExpired || s == PartCancelled
+	return s == PartAccepted || s == PartFailed || s == PartUnknown || s == PartExpired || s == PartCancelled || s == PartSuperseded
 }
 
 // Part is one provider request of a message and what happened to it.
@@ -145,6 +145,9 @@ type Record struct {
 	// Late are recipients that got no slot before the message's expiry; they are
 	// not sent.
 	Late []Booking `json:"late,omitempty"`
+	// Superseded are recipients a newer message of the same collapse key
+	// claimed first (see supersede.go); they are not sent this message.
+	Superseded []Supersession `json:"superseded,omitempty"`
 	// Generations counts the generations whose recipients the quota has decided
 	// (generation g is decided when Generations > g).
 	Generations int `json:"generations,omitempty"`
