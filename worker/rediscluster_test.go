@@ -208,6 +208,9 @@ apps:
 	followUps := 0
 	for _, s := range texts {
 		rec := waitTerminal(t, ctx, rdb, s.app, s.id)
+		if rec == nil {
+			t.Fatalf("%s %s: not finished in time", s.app, s.id)
+		}
 		if rec.State != record.Accepted || rec.Failures != 0 {
 			t.Errorf("%s %s: state %s failures %d (%s)", s.app, s.id, rec.State, rec.Failures, rec.Reason)
 		}
@@ -219,8 +222,8 @@ apps:
 		t.Error("no text went through a quota follow-up")
 	}
 	for _, s := range append(cards, sent{clusterWPSApp, wpsCard}) {
-		if rec := waitTerminal(t, ctx, rdb, s.app, s.id); rec.State != record.Accepted {
-			t.Fatalf("card %s of %s: %s (%s)", s.id, s.app, rec.State, rec.Reason)
+		if rec := waitTerminal(t, ctx, rdb, s.app, s.id); rec == nil || rec.State != record.Accepted {
+			t.Fatalf("card %s of %s: %+v, want accepted", s.id, s.app, rec)
 		}
 	}
 	// Updates of the sent cards, WeCom's and WPS's.
@@ -233,9 +236,11 @@ apps:
 		t.Fatalf("update in %s: %v", clusterWPSApp, err)
 	}
 	for _, s := range append(cards, sent{clusterWPSApp, wpsCard}) {
-		waitEventOf(t, ctx, rdb, s.app, s.id, func(v map[string]any) bool {
+		if waitEventOf(t, ctx, rdb, s.app, s.id, func(v map[string]any) bool {
 			return v["type"] == "update" && strings.HasPrefix(fmt.Sprint(v["detail"]), "update 1 ")
-		})
+		}) == nil {
+			t.Fatalf("update of %s in %s: not finished in time", s.id, s.app)
+		}
 		st, err := p.Status(ctx, s.id)
 		if err != nil {
 			t.Fatal(err)
@@ -290,12 +295,15 @@ apps:
 }
 
 // waitEventOf blocks on app's events stream until an event of message id
-// satisfies ok, and returns its fields.
+// satisfies ok, and returns its fields; nil when ctx ends first.
 func waitEventOf(t *testing.T, ctx context.Context, rdb redis.UniversalClient, app, id string, ok func(map[string]any) bool) map[string]any {
 	t.Helper()
 	last := "0"
 	for {
 		streams, err := rdb.XRead(ctx, &redis.XReadArgs{Streams: []string{record.EventsKey(app), last}, Block: 2 * time.Second, Count: 100}).Result()
+		if ctx.Err() != nil {
+			return nil
+		}
 		if err != nil && !errors.Is(err, redis.Nil) {
 			t.Fatalf("waiting for an event of %s: %v", id, err)
 		}
@@ -310,10 +318,13 @@ func waitEventOf(t *testing.T, ctx context.Context, rdb redis.UniversalClient, a
 	}
 }
 
-// waitTerminal waits for message id of app to end and returns its record.
+// waitTerminal waits for message id of app to end and returns its record;
+// nil when ctx ends first.
 func waitTerminal(t *testing.T, ctx context.Context, rdb redis.UniversalClient, app, id string) *record.Record {
 	t.Helper()
-	waitEventOf(t, ctx, rdb, app, id, func(v map[string]any) bool { return record.State(fmt.Sprint(v["state"])).Terminal() })
+	if waitEventOf(t, ctx, rdb, app, id, func(v map[string]any) bool { return record.State(fmt.Sprint(v["state"])).Terminal() }) == nil {
+		return nil
+	}
 	rec, err := record.NewStore(rdb).Get(ctx, app, id)
 	if err != nil {
 		t.Fatal(err)

@@ -8,9 +8,9 @@ import (
 	"strings"
 )
 
-// spawn starts bin (redis-server or redis-sentinel) listening on addr with
-// working directory dir (created) and extra arguments, and waits until it
-// answers. It returns an error wrapping errAddrInUse when the port was taken.
+// spawn starts redis-server bin listening on addr with working directory dir
+// (created), no persistence and extra arguments, and waits until it answers.
+// It returns an error wrapping errAddrInUse when the port was taken.
 func spawn(bin, addr, dir string, extra ...string) (*process, error) {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, err
@@ -26,7 +26,13 @@ func spawn(bin, addr, dir string, extra ...string) (*process, error) {
 		"--logfile", "",
 		"--loglevel", "warning",
 	}
-	cmd := exec.Command(bin, append(args, extra...)...)
+	return spawnArgs(bin, addr, append(args, extra...)...)
+}
+
+// spawnArgs starts bin with args — it must listen on addr — and waits until
+// it answers.
+func spawnArgs(bin, addr string, args ...string) (*process, error) {
+	cmd := exec.Command(bin, args...)
 	out := &limitedBuffer{limit: outputLimit}
 	cmd.Stdout, cmd.Stderr = out, out
 	setDeathSignal(cmd)
