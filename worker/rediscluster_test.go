@@ -78,7 +78,8 @@ const clusterWPSApp = "w"
 // Cluster: three WeCom apps (their tags on three different masters) and one
 // WPS 协作 app, two workers, sending through the producer to wecomsim and
 // xiezuosim — quota follow-ups (six texts to a user allowed two a second),
-// card updates applied, a scheduled message cancelled, a WPS card updated by
+// card updates applied, a scheduled message cancelled, a send repeated with
+// its idempotency key, a WPS card updated by
 // its ctx_id. Everything is delivered, nothing archived, and no command,
 // script or MULTI of the project or of asynq is refused with CROSSSLOT.
 func TestRedisClusterEndToEnd(t *testing.T) {
@@ -188,6 +189,14 @@ apps:
 		}
 		cards = append(cards, sent{app, send(providers.Message{App: app, To: providers.Recipients{Users: []string{app + "-u2", app + "-u3"}},
 			Kind: providers.KindCard, Body: card("v0")})})
+		// An idempotency key (the record's create script): the same send
+		// twice is one message.
+		keyed := providers.Message{App: app, To: providers.Recipients{Users: []string{app + "-u2"}}, Kind: providers.KindText, Text: "once"}
+		id1, id2 := send(keyed, producer.IdempotencyKey("k-"+app)), send(keyed, producer.IdempotencyKey("k-"+app))
+		if id1 != id2 {
+			t.Errorf("%s: the same idempotency key gave %s and %s", app, id1, id2)
+		}
+		texts = append(texts, sent{app, id1})
 		scheduled[app] = send(providers.Message{App: app, To: providers.Recipients{Users: []string{app + "-u3"}},
 			Kind: providers.KindText, Text: "later"}, producer.NotBefore(time.Now().Add(time.Hour)))
 	}
@@ -256,6 +265,9 @@ apps:
 	}
 
 	for _, app := range clusterWeComApps {
+		if n := len(wsim.Deliveries(app + "-u2")); n != 2 {
+			t.Errorf("%s-u2 got %d messages, want 2 (the card and one of the keyed texts)", app, n)
+		}
 		if n := len(wsim.Deliveries(app + "-u1")); n != 6 {
 			t.Errorf("%s-u1 got %d texts, want 6", app, n)
 		}
