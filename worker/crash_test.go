@@ -13,11 +13,11 @@ import (
 	"time"
 
 	"github.com/hibiken/asynq"
-	"github.com/redis/go-redis/v9"
 
 	"github.com/msgdispatch/msgdispatch/internal/config"
 	"github.com/msgdispatch/msgdispatch/internal/job"
 	"github.com/msgdispatch/msgdispatch/internal/record"
+	"github.com/msgdispatch/msgdispatch/internal/redisconn"
 	"github.com/msgdispatch/msgdispatch/providers/wecom/wecomsim"
 	"github.com/msgdispatch/msgdispatch/worker"
 )
@@ -55,7 +55,10 @@ func runChildWorker() {
 	if err != nil {
 		panic(err)
 	}
-	rdb := redis.NewClient(&redis.Options{Addr: cfg.Redis.Addr})
+	rdb, err := redisconn.NewClient(cfg.Redis)
+	if err != nil {
+		panic(err)
+	}
 	defer rdb.Close()
 	deferrals, _ := strconv.Atoi(os.Getenv(childDeferralsEnv))
 	gate := worker.GateFunc(func(_ context.Context, a *worker.Attempt) error {

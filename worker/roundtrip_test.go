@@ -28,7 +28,7 @@ func TestRoundTripsPerAcceptedMessage(t *testing.T) {
 		t.Run(tc.desc, func(t *testing.T) {
 			t.Parallel()
 			b := setupRoundTrips(t, tc.quotas, "")
-			watch := b.redis.Client() // not counted
+			watch := b.newClient() // not counted
 			// The first message loads the scripts and fetches the token.
 			b.waitFinishedOn(watch, b.send("warm-up", "lisi"))
 
@@ -49,7 +49,7 @@ func TestRoundTripsPerAcceptedMessage(t *testing.T) {
 
 // waitFinishedOn waits, reading with rdb, for message id's terminal event, and
 // returns its record.
-func (b *testBundle) waitFinishedOn(rdb *redis.Client, id string) *record.Record {
+func (b *testBundle) waitFinishedOn(rdb redis.UniversalClient, id string) *record.Record {
 	b.t.Helper()
 	last := "0"
 	for {

@@ -36,8 +36,9 @@ const (
 type testBundle struct {
 	t         testing.TB
 	ctx       context.Context
-	redis     *redistest.Server
-	rdb       *redis.Client
+	redis     *redistest.Server  // nil on a cluster
+	cluster   *redistest.Cluster // set when MSGDISPATCH_TEST_REDIS=cluster
+	rdb       redis.UniversalClient
 	sim       *wecomsim.Sim
 	simURL    string
 	cfg       *config.Config
@@ -73,8 +74,7 @@ func setup(t testing.TB, opts ...func(*setupOpts)) *testBundle {
 	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
 	t.Cleanup(cancel)
 	b := &testBundle{t: t, ctx: ctx, sends: make(chan struct{}, 100)}
-	b.redis = redistest.Start(t)
-	b.rdb = b.redis.Client()
+	redisYAML := b.startRedis()
 	b.hook = &countingHook{}
 	b.rdb.AddHook(b.hook)
 
@@ -95,7 +95,7 @@ func setup(t testing.TB, opts ...func(*setupOpts)) *testBundle {
 		peakYAML = o.peak
 	}
 	b.cfgYAML = fmt.Sprintf(`
-redis: {addr: %q}
+redis: %s
 peak: %s
 worker:
   concurrency: 10
@@ -110,7 +110,7 @@ apps:
     provider: wecom
     wecom: {base_url: %q, corp_id: %s, agent_id: %d, secret: %q}
 %s
-`, b.redis.Addr, peakYAML, o.budget, o.workerYAML, testApp, url, testCorp, testAgent, o.secret, o.appYAML)
+`, redisYAML, peakYAML, o.budget, o.workerYAML, testApp, url, testCorp, testAgent, o.secret, o.appYAML)
 	b.cfg, err = config.Parse([]byte(b.cfgYAML), nil)
 	if err != nil {
 		t.Fatal(err)
@@ -122,6 +122,39 @@ apps:
 		b.worker = b.startWorker(o.gates...)
 	}
 	return b
+}
+
+// startRedis starts the bundle's Redis — a private server, or a 3-master
+// Redis Cluster when MSGDISPATCH_TEST_REDIS=cluster — sets b.rdb, and returns
+// the config's redis block.
+func (b *testBundle) startRedis() string {
+	b.t.Helper()
+	if os.Getenv(redistest.EnvVar) == redistest.ClusterEnv {
+		b.cluster = redistest.StartCluster(b.t)
+		b.rdb = b.cluster.Client()
+		return b.cluster.YAML()
+	}
+	b.redis = redistest.Start(b.t)
+	b.rdb = b.redis.Client()
+	return fmt.Sprintf("{addr: %q}", b.redis.Addr)
+}
+
+// newClient returns another client of the bundle's Redis (not counted by
+// b.hook).
+func (b *testBundle) newClient() redis.UniversalClient {
+	if b.cluster != nil {
+		return b.cluster.Client()
+	}
+	return b.redis.Client()
+}
+
+// needServer skips the test on a cluster: it needs the one server (to kill
+// it, or to watch it with a client of its own).
+func (b *testBundle) needServer() {
+	b.t.Helper()
+	if b.redis == nil {
+		b.t.Skip("needs a single redis-server; running on a Redis Cluster")
+	}
 }
 
 // startWorker starts an in-process worker whose HTTP client signals b.sends.

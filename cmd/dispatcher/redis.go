@@ -2,37 +2,20 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 
 	"github.com/redis/go-redis/v9"
 
 	"github.com/msgdispatch/msgdispatch/internal/config"
 	"github.com/msgdispatch/msgdispatch/internal/job"
+	"github.com/msgdispatch/msgdispatch/internal/redisconn"
 	"github.com/msgdispatch/msgdispatch/producer"
 )
 
-// openRedis connects to the Redis of cfg and checks that it answers.
-func openRedis(ctx context.Context, cfg config.Redis) (*redis.Client, error) {
-	var opt *redis.Options
-	switch {
-	case cfg.URL != "":
-		o, err := redis.ParseURL(cfg.URL)
-		if err != nil {
-			return nil, fmt.Errorf("redis.url: %w", err)
-		}
-		opt = o
-	case cfg.Addr != "":
-		opt = &redis.Options{Addr: cfg.Addr, Password: cfg.Password, DB: cfg.DB}
-	default:
-		return nil, errors.New("redis: set redis.addr or redis.url in the config (only dev mode embeds a Redis)")
-	}
-	rdb := redis.NewClient(opt)
-	if err := rdb.Ping(ctx).Err(); err != nil {
-		rdb.Close()
-		return nil, fmt.Errorf("redis at %s does not answer: %w", opt.Addr, err)
-	}
-	return rdb, nil
+// openRedis connects to the Redis of cfg — one server, a Sentinel-watched
+// master or a Redis Cluster (internal/redisconn) — and checks that it answers.
+func openRedis(ctx context.Context, cfg config.Redis) (redis.UniversalClient, error) {
+	return redisconn.Open(ctx, cfg)
 }
 
 // withProducer loads the config at path with only app (the others' secrets

@@ -25,17 +25,48 @@ type Config struct {
 	notLoaded []string
 }
 
-// Redis says where Redis is. An empty Addr and URL means "embedded" in dev mode and
-// is an error elsewhere.
+// Redis says where Redis is: one server (Addr or URL), a Sentinel-watched
+// master (Sentinel) or a Redis Cluster (Cluster) — one of them. Nothing set
+// means "embedded" in dev mode and is an error elsewhere.
 type Redis struct {
 	// Addr is host:port. Default empty.
 	Addr string `yaml:"addr"`
-	// URL is a redis:// URL; it wins over Addr when both are set.
+	// URL is a redis:// or rediss:// (TLS) URL; it wins over Addr when both
+	// are set. Default empty.
 	URL string `yaml:"url"`
-	// Password for AUTH; use ${ENV}.
+	// Password for AUTH (of the server, the master and its replicas, or every
+	// cluster node); use ${ENV}. Default empty.
 	Password string `yaml:"password"`
-	// DB is the database number. Default 0.
+	// DB is the database number; Redis Cluster has only 0. Default 0.
 	DB int `yaml:"db"`
+	// Sentinel, when set, finds the master through Redis Sentinel and follows
+	// its failovers. Default nil.
+	Sentinel *Sentinel `yaml:"sentinel"`
+	// Cluster, when set, talks to a Redis Cluster. Default nil.
+	Cluster *Cluster `yaml:"cluster"`
+}
+
+// Sentinel is a master watched by Redis Sentinel.
+type Sentinel struct {
+	// MasterName is the name the sentinels know the master by (their
+	// "sentinel monitor <name> …"). Required.
+	MasterName string `yaml:"master_name"`
+	// Addrs are sentinels' host:port; one that answers is enough, give them all.
+	// Required.
+	Addrs []string `yaml:"addrs"`
+	// Password is the master's and replicas' AUTH password (Redis.Password is
+	// used when empty); use ${ENV}. Default empty.
+	Password string `yaml:"password"`
+	// SentinelPassword is the sentinels' own AUTH password (requirepass in
+	// sentinel.conf); use ${ENV}. Default empty.
+	SentinelPassword string `yaml:"sentinel_password"`
+}
+
+// Cluster is a Redis Cluster.
+type Cluster struct {
+	// Addrs are seed nodes' host:port; the client discovers the others.
+	// Required.
+	Addrs []string `yaml:"addrs"`
 }
 
 // Worker sizes and times the worker pools.

@@ -18,6 +18,8 @@ var requiredKeys = map[reflect.Type][]string{
 	reflect.TypeFor[App]():      {"provider"},
 	reflect.TypeFor[Window]():   {"count", "window"},
 	reflect.TypeFor[APIToken](): {"name", "token"},
+	reflect.TypeFor[Sentinel](): {"master_name", "addrs"},
+	reflect.TypeFor[Cluster]():  {"addrs"},
 }
 
 // required returns the required keys of v, a struct whose keys are decoded.

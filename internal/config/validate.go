@@ -20,9 +20,7 @@ var standardQueues = []string{"critical", "default", "low"}
 
 // validate checks the decoded config with its defaults filled in.
 func (p *parser) validate(c *Config) {
-	if c.Redis.DB < 0 {
-		p.add("redis.db", "must not be negative")
-	}
+	p.validateRedis(&c.Redis)
 	p.validateWorker(&c.Worker)
 	p.validatePeak(&c.Peak)
 	if len(c.Apps) == 0 && len(p.skipped) == 0 {

@@ -9,6 +9,8 @@
 //	""  or "auto"    redis-server if on PATH, else miniredis (default)
 //	"miniredis"      always miniredis
 //	"redis-server"   always redis-server; the test fails if it is not on PATH
+//	"cluster"        as "auto" for Start; test setups that support it (the
+//	                 worker package's) run on StartCluster's Redis Cluster
 package redistest
 
 import (
@@ -77,7 +79,7 @@ func start(tb testing.TB, mode string) *Server {
 	tb.Helper()
 	s := &Server{tb: tb}
 	switch mode {
-	case "", "auto", KindRedisServer:
+	case "", "auto", KindRedisServer, ClusterEnv: // a test that needs one server gets one under "cluster" too
 		if bin, err := exec.LookPath("redis-server"); err == nil {
 			s.kind, s.bin = KindRedisServer, bin
 		} else if mode == KindRedisServer {
