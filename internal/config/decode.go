@@ -17,7 +17,7 @@ import (
 var requiredKeys = map[reflect.Type][]string{
 	reflect.TypeFor[App]():      {"provider"},
 	reflect.TypeFor[Window]():   {"count", "window"},
-	reflect.TypeFor[APIToken](): {"name", "token"},
+	reflect.TypeFor[APIToken](): {"name"}, // token or token_sha256: validateAPI
 }
 
 // required returns the required keys of v, a struct whose keys are decoded.
