@@ -19,18 +19,18 @@ import (
 // sendRequest is the body of POST /v1/messages: a providers.Message and the
 // producer's options.
 type sendRequest struct {
-	App        string              `json:"app"`
-	Tenant     string              `json:"tenant,omitempty"`
+	App        string               `json:"app"`
+	Tenant     string               `json:"tenant,omitempty"`
 	To         providers.Recipients `json:"to"`
-	Kind       providers.Kind      `json:"kind"`
-	Text       string              `json:"text,omitempty"`
-	Body       json.RawMessage     `json:"body,omitempty"`
-	ReplyTo    *providers.ReplyTo  `json:"reply_to,omitempty"`
-	NotBefore  string              `json:"not_before,omitempty"`
-	ExpiresAt  string              `json:"expires_at,omitempty"`
-	Urgent     bool                `json:"urgent,omitempty"`
-	Queue      string              `json:"queue,omitempty"`
-	WebhookURL string              `json:"webhook_url,omitempty"`
+	Kind       providers.Kind       `json:"kind"`
+	Text       string               `json:"text,omitempty"`
+	Body       json.RawMessage      `json:"body,omitempty"`
+	ReplyTo    *providers.ReplyTo   `json:"reply_to,omitempty"`
+	NotBefore  string               `json:"not_before,omitempty"`
+	ExpiresAt  string               `json:"expires_at,omitempty"`
+	Urgent     bool                 `json:"urgent,omitempty"`
+	Queue      string               `json:"queue,omitempty"`
+	WebhookURL string               `json:"webhook_url,omitempty"`
 }
 
 // sendResponse answers POST /v1/messages.

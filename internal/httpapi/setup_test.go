@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"slices"
@@ -151,7 +152,7 @@ api:
 		t.Fatal(err)
 	}
 	if !o.noWorker {
-		w, err := worker.New(worker.Options{Config: b.cfg, Redis: b.rdb})
+		w, err := worker.New(worker.Options{Config: b.cfg, Redis: b.rdb, Logger: slog.New(slog.DiscardHandler)})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -246,6 +247,20 @@ func (b *testBundle) keys() []string {
 	return ks
 }
 
+// records returns the keys of messages and tasks: delivery records,
+// idempotency keys and asynq tasks (the worker's own bookkeeping of
+// queues and servers left out).
+func (b *testBundle) records() []string {
+	b.t.Helper()
+	var out []string
+	for _, k := range b.keys() {
+		if strings.Contains(k, ":rec:") || strings.Contains(k, ":idem:") || strings.Contains(k, "}:t:") {
+			out = append(out, k)
+		}
+	}
+	return out
+}
+
 // waitEnd long-polls the app's events (plain HTTP) until message id ends,
 // and returns its terminal state.
 func (b *testBundle) waitEnd(token, app, id string) string {
@@ -266,6 +281,29 @@ func (b *testBundle) waitEnd(token, app, id string) string {
 		after = r.json["next"].(string)
 		if b.ctx.Err() != nil {
 			b.t.Fatalf("message %s did not end", id)
+		}
+	}
+}
+
+// waitState long-polls the app's events until n messages reached state,
+// and returns their ids.
+func (b *testBundle) waitState(token, app, state string, n int) []string {
+	b.t.Helper()
+	after := "0"
+	var ids []string
+	for {
+		r := b.must(b.do("GET", "/v1/apps/"+app+"/events?wait=5s&after="+after, token, ""), 200)
+		for _, e := range r.json["events"].([]any) {
+			if ev := e.(map[string]any); ev["state"] == state && !slices.Contains(ids, ev["message_id"].(string)) {
+				ids = append(ids, ev["message_id"].(string))
+			}
+		}
+		if len(ids) >= n {
+			return ids
+		}
+		after = r.json["next"].(string)
+		if b.ctx.Err() != nil {
+			b.t.Fatalf("%d messages reached %s, want %d", len(ids), state, n)
 		}
 	}
 }
