@@ -168,7 +168,7 @@ var loginPage = template.Must(template.New("login").Parse(`<!doctype html>
 {{if .}}<p class="err" id="error">{{.}}</p>{{end}}
 <form method="post" action="login"><label for="token">Token</label>
 <input id="token" name="token" type="password" autocomplete="current-password" autofocus required>
-<input id="submit" type="submit" value="Log in"></form></body></html>
+<input id="login" type="submit" value="Log in"></form></body></html>
 `))
 
 // login shows the form (GET) or checks the token and sets the session (POST).
