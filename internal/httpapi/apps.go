@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"errors"
 	"fmt"
 	"net/http"
 	"slices"
@@ -205,7 +206,7 @@ func (s *Server) wake(app string) (int, error) {
 		for page := 1; ; page++ {
 			tasks, err := s.inspector.ListRetryTasks(q, asynq.PageSize(500), asynq.Page(page))
 			if err != nil {
-				if strings.Contains(err.Error(), "not found") {
+				if errors.Is(err, asynq.ErrQueueNotFound) {
 					break // the queue was never used
 				}
 				return n, fmt.Errorf("httpapi: wake %s: %w", app, err)
