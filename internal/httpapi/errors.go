@@ -14,19 +14,18 @@ import (
 
 // Error codes of the API's error responses.
 const (
-	CodeInvalid        = "invalid"            // a field is missing or wrong (400)
-	CodeInvalidJSON    = "invalid_json"       // the body is not the JSON object expected (400)
-	CodeUnauthorized   = "unauthorized"       // no or unknown bearer token (401)
-	CodeForbidden      = "forbidden"          // the token may not use this app (403)
-	CodeNotFound       = "not_found"          // no such message or route (404)
-	CodeConflict       = "conflict"           // the idempotency key holds another body (409)
-	CodeNotUpdatable   = "not_updatable"      // the message ended cancelled, failed or expired (409)
-	CodeTooLarge       = "body_too_large"     // the body is over 1 MiB (413)
-	CodeMediaType      = "unsupported_media"  // the body is not application/json (415)
-	CodeShareExhausted = "daily_share_used"   // the token's share of the daily cap is used (429)
-	CodeInternal       = "internal"           // the dispatcher failed (500)
-	CodeCancelPending  = "cancel_pending"     // used in 202 answers only
-	CodeMethod         = "method_not_allowed" // (405)
+	CodeInvalid        = "invalid"           // a field is missing or wrong (400)
+	CodeInvalidJSON    = "invalid_json"      // the body is not the JSON object expected (400)
+	CodeUnauthorized   = "unauthorized"      // no or unknown bearer token (401)
+	CodeForbidden      = "forbidden"         // the token may not use this app (403)
+	CodeNotFound       = "not_found"         // no such message or route (404)
+	CodeConflict       = "conflict"          // the idempotency key holds another body (409)
+	CodeNotUpdatable   = "not_updatable"     // the message ended cancelled, failed or expired (409)
+	CodeTooLarge       = "body_too_large"    // the body is over 1 MiB (413)
+	CodeMediaType      = "unsupported_media" // the body is not application/json (415)
+	CodeShareExhausted = "daily_share_used"  // the token's share of the daily cap is used (429)
+	CodeInternal       = "internal"          // the dispatcher failed (500)
+	CodeCancelPending  = "cancel_pending"    // used in 202 answers only
 )
 
 // Error is an API error: an HTTP status and the JSON body
