@@ -15,7 +15,10 @@ import (
 
 	"github.com/msgdispatch/msgdispatch/internal/catalog"
 	"github.com/msgdispatch/msgdispatch/internal/config"
+	"github.com/msgdispatch/msgdispatch/internal/dashboard"
+	"github.com/msgdispatch/msgdispatch/internal/httpapi"
 	"github.com/msgdispatch/msgdispatch/internal/metrics"
+	"github.com/msgdispatch/msgdispatch/internal/webhook"
 )
 
 // API server timeouts.
@@ -41,7 +44,7 @@ type apiListeningKey struct{}
 var apiCommand = command{
 	name:     "api",
 	synopsis: "--config F [--listen ADDR] [--log-format json|text]",
-	notes:    "Serves provider callbacks (/callbacks/wecom/{app}), /metrics, /healthz and /readyz until SIGTERM or SIGINT. No positional arguments.",
+	notes:    "Serves the HTTP API (/v1/...), the dashboard (/monitoring/, login with a token that has a dashboard scope), provider callbacks (/callbacks/{provider}/{app}), /metrics, /healthz and /readyz, and delivers webhooks, until SIGTERM or SIGINT. No positional arguments.",
 	example:  "dispatcher api --config config.yaml --listen :8080",
 }
 
@@ -76,6 +79,16 @@ func runAPI(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	h, err := newAPIHandler(cfg, rdb, log)
 	if err != nil {
 		return err
+	}
+	hooks, err := webhook.New(webhook.Options{Config: cfg, Redis: rdb, Logger: log})
+	if err != nil {
+		return fmt.Errorf("api: %w", err)
+	}
+	if hooks != nil { // deliveries run in this process (queue "webhooks"), not in the worker
+		if err := hooks.Start(); err != nil {
+			return fmt.Errorf("api: %w", err)
+		}
+		defer hooks.Shutdown()
 	}
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
@@ -129,6 +142,16 @@ func newAPIHandler(cfg *config.Config, rdb redis.UniversalClient, log *slog.Logg
 		return nil, fmt.Errorf("api: metrics: %w", err)
 	}
 	mux := http.NewServeMux()
+	v1, err := httpapi.New(httpapi.Options{Config: cfg, Redis: rdb, Logger: log})
+	if err != nil {
+		return nil, fmt.Errorf("api: %w", err)
+	}
+	v1.Register(mux)
+	dash, err := dashboard.New(dashboard.Options{Tokens: cfg.API.Tokens, Redis: rdb, Logger: log})
+	if err != nil {
+		return nil, fmt.Errorf("api: %w", err)
+	}
+	dash.Register(mux)
 	addHealth(mux, rdb, log) // ops.go
 	mux.Handle("GET /metrics", m.Handler())
 	mux.HandleFunc("/callbacks/{provider}/{app}", func(w http.ResponseWriter, r *http.Request) {

@@ -24,6 +24,7 @@ import (
 
 	"github.com/msgdispatch/msgdispatch/internal/catalog"
 	"github.com/msgdispatch/msgdispatch/internal/config"
+	"github.com/msgdispatch/msgdispatch/internal/dashboard"
 	"github.com/msgdispatch/msgdispatch/internal/devredis"
 	"github.com/msgdispatch/msgdispatch/internal/record"
 	"github.com/msgdispatch/msgdispatch/producer"
@@ -74,6 +75,9 @@ func runDev(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	exitAfterDemo := fs.Bool("exit-after-demo", false, "stop once the demo messages are done (for scripts and tests)")
 	if _, err := devCommand.parse(fs, args, stdout); err != nil {
 		return err
+	}
+	if !loopback(*listen) {
+		return fmt.Errorf("dev: --listen %s: the dev dashboard has no login; listen on loopback only (127.0.0.1, [::1], localhost)", *listen)
 	}
 	log := slog.New(archivedQuiet{slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn})})
 
@@ -156,7 +160,8 @@ func runDev(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 			mux.Handle("POST /callbacks/"+app.Provider+"/"+name, h)
 		}
 	}
-	mux.Handle("/monitoring/", asynqmon.New(asynqmon.Options{RootPath: "/monitoring", RedisConnOpt: asynq.RedisClientOpt{Addr: addr}}))
+	mux.Handle("/monitoring/", asynqmon.New(asynqmon.Options{RootPath: "/monitoring", RedisConnOpt: asynq.RedisClientOpt{Addr: addr},
+		PayloadFormatter: dashboard.PayloadFormatter, ResultFormatter: dashboard.ResultFormatter})) // open: dev listens on loopback
 	mux.HandleFunc("/{$}", func(w http.ResponseWriter, r *http.Request) {
 		fmt.Fprintf(w, "msgdispatch dev\n\ndashboard: /monitoring/\nwecom simulator: %s/sim/deliveries\n", simURL)
 	})
@@ -355,4 +360,17 @@ func archivedOnPurpose(r slog.Record) bool {
 		return !skip
 	})
 	return r.Message == "task failed" && skip
+}
+
+// loopback reports whether addr (host:port) names a loopback host.
+func loopback(addr string) bool {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return false
+	}
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
 }

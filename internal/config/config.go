@@ -214,17 +214,38 @@ type API struct {
 	Listen string `yaml:"listen"`
 	// Tokens are the bearer tokens accepted, each scoped to apps.
 	Tokens []APIToken `yaml:"tokens"`
+	// Webhooks are where the api process POSTs the apps' events. Default none.
+	Webhooks Webhooks `yaml:"webhooks"`
 }
 
 // APIToken is one bearer token and the apps it may use.
 type APIToken struct {
 	// Name identifies the token in logs and metrics. Required, unique.
 	Name string `yaml:"name"`
-	// Token is the bearer token itself. Required, unique; use ${ENV}.
+	// Token is the bearer token itself; use ${ENV}. Exactly one of Token and
+	// TokenSHA256 is required; unique.
 	Token string `yaml:"token"`
+	// TokenSHA256 is the SHA-256 of the token, 64 hex digits (`printf %s
+	// "$TOKEN" | sha256sum`), so that the config holds no usable secret.
+	TokenSHA256 string `yaml:"token_sha256"`
 	// Apps are the configured apps the token may use. At least one.
 	Apps []string `yaml:"apps"`
+	// DailyPercent is the share, in percent (1–100), of each of its apps'
+	// daily cap (limits.daily) this token may enqueue per Asia/Shanghai day,
+	// counted in recipients at enqueue. Default 0: no share of its own (the
+	// app's cap still holds).
+	DailyPercent int `yaml:"daily_percent"`
+	// Dashboard lets the token log in to /monitoring: "" (default, no),
+	// "read_only" or "full".
+	Dashboard string `yaml:"dashboard"`
 }
+
+// Values of [APIToken.Dashboard].
+const (
+	DashboardNone     = ""
+	DashboardReadOnly = "read_only"
+	DashboardFull     = "full"
+)
 
 // Values of [App.OnUnknown].
 const (

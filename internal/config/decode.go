@@ -17,7 +17,7 @@ import (
 var requiredKeys = map[reflect.Type][]string{
 	reflect.TypeFor[App]():      {"provider"},
 	reflect.TypeFor[Window]():   {"count", "window"},
-	reflect.TypeFor[APIToken](): {"name", "token"},
+	reflect.TypeFor[APIToken](): {"name"}, // token or token_sha256: validateAPI
 	reflect.TypeFor[Sentinel](): {"master_name", "addrs"},
 	reflect.TypeFor[Cluster]():  {"addrs"},
 }

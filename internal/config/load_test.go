@@ -668,7 +668,7 @@ func TestParseErrors(t *testing.T) {
 				"api.tokens[1].name: required",
 				"api.tokens[1].token: same token as api.tokens[0]",
 				"api.tokens[2].name: same name as api.tokens[0]",
-				"api.tokens[2].token: required",
+				"api.tokens[2].token: required (or token_sha256)",
 			},
 		},
 		{

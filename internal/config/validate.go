@@ -162,10 +162,7 @@ func (p *parser) validateAPI(c *Config) {
 			p.add(path+".name", "same name as api.tokens[%d]", j)
 		}
 		names[t.Name] = i
-		if j, ok := tokens[t.Token]; ok && t.Token != "" {
-			p.add(path+".token", "same token as api.tokens[%d]", j)
-		}
-		tokens[t.Token] = i
+		p.validateTokenSecret(path, t, tokens, i)
 		if len(t.Apps) == 0 {
 			p.add(path+".apps", "at least one app is required")
 		}
@@ -175,7 +172,9 @@ func (p *parser) validateAPI(c *Config) {
 				p.add(apath, "unknown app %s (configured: %s)", p.show(apath, app), c.appNames())
 			}
 		}
+		p.validateTokenScope(path, t)
 	}
+	p.validateWebhooks(c)
 }
 
 // httpURL checks that s is an absolute http or https URL.
