@@ -209,6 +209,9 @@ func (c *Client) validate(msg *providers.Message, o *sendOptions, now time.Time)
 		return providers.Invalid("not_before", "%s is more than worker.retention (%s) ahead: a message may be scheduled at most that far ahead",
 			o.NotBefore.Format(time.RFC3339), horizon)
 	}
+	if msg.ReplyTo != nil && app.Block != nil && !app.Block.Capabilities().Reply {
+		return providers.Invalid("reply_to", "app %s (provider %s) cannot reply to a chat message", msg.App, app.Provider)
+	}
 	return catalog.Validate(app, msg)
 }
 

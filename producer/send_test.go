@@ -77,6 +77,11 @@ func TestSendValidationNamesTheFieldAndWritesNothing(t *testing.T) {
 		{desc: "expires before not_before", msg: textTo("x", "u"), opts: []SendOption{NotBefore(time.Now().Add(2 * time.Hour)), ExpiresAt(time.Now().Add(time.Hour))}, field: "expires_at"},
 		{desc: "key with a newline", msg: textTo("x", "u"), opts: []SendOption{IdempotencyKey("a\nb")}, field: "idempotency_key"},
 		{desc: "blank key", msg: textTo("x", "u"), opts: []SendOption{IdempotencyKey("   ")}, field: "idempotency_key"},
+		{desc: "a reply on a provider that cannot reply", msg: func() providers.Message {
+			m := textTo("x")
+			m.ReplyTo = &providers.ReplyTo{Chat: "c1", MessageID: "m1"}
+			return m
+		}(), field: "reply_to"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.desc, func(t *testing.T) {
