@@ -34,7 +34,9 @@ type Error struct {
 	Field   string `json:"field,omitempty"`
 }
 
-func (e *Error) Error() string { return fmt.Sprintf("%d %s %s: %s", e.Status, e.Code, e.Field, e.Message) }
+func (e *Error) Error() string {
+	return fmt.Sprintf("%d %s %s: %s", e.Status, e.Code, e.Field, e.Message)
+}
 
 // invalid is a 400 naming field.
 func invalid(field, format string, args ...any) *Error {
