@@ -66,6 +66,7 @@ func TestQuotaAudit(t *testing.T) {
 		t.Fatal(err)
 	}
 	table := out.String()
+	t.Logf("quota audit:\n%s", table)
 	for _, want := range []string{"windows 3/1s (+100ms margin)", "zhangsan", "admitted 3, booked 2", "reached", "1 recipients, 1 reached a limit, 0 exceeded one"} {
 		if !strings.Contains(table, want) {
 			t.Errorf("table lacks %q:\n%s", want, table)
