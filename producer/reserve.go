@@ -73,7 +73,54 @@ func (c *Client) Reserve(ctx context.Context, app, tenant string, recipients []s
 	for _, b := range d.Late {
 		res.Late = append(res.Late, orig[b.Recipient])
 	}
+	held := map[string]time.Time{}
+	for _, k := range d.Admitted {
+		held[k] = d.Now
+	}
+	for _, b := range d.Booked {
+		held[b.Recipient] = b.At
+	}
+	if err := l.IndexReservation(ctx, app, tenant, id, held); err != nil {
+		return nil, fmt.Errorf("producer: reserve: %w (the reservation %s holds its charges)", err, res.ID)
+	}
 	return res, nil
+}
+
+// Held is one reservation of a recipient, as [Client.Reservations] lists it.
+type Held struct {
+	// ID names the reservation for Release.
+	ID string
+	// At is the slot reserved.
+	At time.Time
+	// State is the reservation's ledger state: "admitted" or "booked" while
+	// unused ("sending", "sent", "failed" once a sender marked it so).
+	State string
+}
+
+// Reservations lists the reservations of one recipient of app (tenant as
+// for Reserve) that have not been released, oldest slot first.
+func (c *Client) Reservations(ctx context.Context, app, tenant, recipient string) ([]Held, error) {
+	l, err := c.limiter()
+	if err != nil {
+		return nil, err
+	}
+	a, ok := c.cfg.Apps[app]
+	if !ok {
+		return nil, fmt.Errorf("producer: reservations: app %q is not configured", app)
+	}
+	if a.Block != nil {
+		tenant = a.Block.Company(tenant)
+		recipient = a.Block.NormalizeRecipient(recipient)
+	}
+	hs, err := l.Reservations(ctx, app, tenant, recipient)
+	if err != nil {
+		return nil, fmt.Errorf("producer: reservations: %w", err)
+	}
+	out := make([]Held, len(hs))
+	for i, h := range hs {
+		out[i] = Held{ID: h.MessageID + "~" + tenant, At: h.At, State: h.State.String()}
+	}
+	return out, nil
 }
 
 // Release returns the charges of a reservation not used (the ledger's refund,
@@ -101,6 +148,9 @@ func (c *Client) Release(ctx context.Context, app, reservationID string) ([]stri
 	}
 	tr, err := l.MarkNotSent(ctx, ratelimit.Ref{App: app, Tenant: tenant, MessageID: id, Recipients: rcpts})
 	if err != nil {
+		return nil, fmt.Errorf("producer: release: %w", err)
+	}
+	if err := l.UnindexReservation(ctx, app, tenant, id, tr.Done); err != nil {
 		return nil, fmt.Errorf("producer: release: %w", err)
 	}
 	return tr.Done, nil

@@ -27,10 +27,18 @@ func withStormQuota(o *setupOpts) {
 // fast as the producer goes, and returns their ids in order.
 func (b *testBundle) storm(n int, key string, opts ...producer.SendOption) []string {
 	b.t.Helper()
+	return b.stormFrom(0, n, key, opts...)
+}
+
+// stormFrom is storm numbering its messages from first: a second storm in
+// the same test must not repeat the first one's texts, which WeCom's
+// duplicate check (on by default) would answer without delivering.
+func (b *testBundle) stormFrom(first, n int, key string, opts ...producer.SendOption) []string {
+	b.t.Helper()
 	ids := make([]string, n)
 	for i := range ids {
 		id, err := b.producer.Send(b.ctx, providers.Message{App: testApp, To: providers.Recipients{Users: []string{"zhangsan"}},
-			Kind: providers.KindText, Text: fmt.Sprintf("storm %d", i)}, append([]producer.SendOption{producer.CollapseKey(key)}, opts...)...)
+			Kind: providers.KindText, Text: fmt.Sprintf("storm %d", first+i)}, append([]producer.SendOption{producer.CollapseKey(key)}, opts...)...)
 		if err != nil {
 			b.t.Fatal(err)
 		}
@@ -167,7 +175,7 @@ func TestCollapseStormWorkerKilled(t *testing.T) {
 		t.Fatal(err)
 	}
 	child.Wait()
-	ids = append(ids, b.storm(100, "disk-full")...)
+	ids = append(ids, b.stormFrom(len(ids), 100, "disk-full")...)
 	b.worker = b.startWorker()
 	recs := b.waitAllFinished(ids)
 	n := b.checkStorm(ids, recs)

@@ -62,6 +62,7 @@ func TestHelpOnEveryCommand(t *testing.T) {
 		{desc: "tenant add", args: []string{"tenant", "add", "-h"}, want: []string{"usage: dispatcher tenant add --config F --app A --corp C", "exactly one of --permanent-code"}},
 		{desc: "tenant list", args: []string{"tenant", "list", "-h"}, want: []string{"usage: dispatcher tenant list --config F --app A"}},
 		{desc: "tenant remove", args: []string{"tenant", "remove", "-h"}, want: []string{"usage: dispatcher tenant remove --config F --app A --corp C"}},
+		{desc: "quota audit", args: []string{"quota", "audit", "-h"}, want: []string{"usage: dispatcher quota audit --config F --app A --from T", "a duration ago"}},
 		{desc: "-h after other flags", args: []string{"send", "--config", "x.yaml", "-h"}, want: []string{"usage: dispatcher send"}},
 	}
 	for _, tc := range tests {

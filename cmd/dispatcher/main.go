@@ -9,6 +9,7 @@
 //	dispatcher api    --config F         serve provider callbacks, /metrics, /healthz, /readyz
 //	dispatcher tenant add|list|remove    manage the tenants of a multi-tenant app
 //	dispatcher bench                     the dispatcher against bare asynq, side by side
+//	dispatcher quota audit --config F    the peak use of an app's quota windows per recipient
 package main
 
 import (
@@ -36,6 +37,7 @@ commands:
   api      serve provider callbacks (/callbacks/wecom/{app}), /metrics, /healthz and /readyz (--config F)
   tenant   add, list or remove the tenants of a multi-tenant app (--config F --app A ...)
   bench    measure throughput and latency against bare asynq, side by side (-n N -servers S ...)
+  quota    audit: the peak use of an app's quota windows per recipient (--config F --app A --from T)
 
 Run "dispatcher <command> -h" for the usage, flags and an example of a command.
 Flags and arguments may come in any order; a stray argument is an error.
@@ -85,6 +87,8 @@ func dispatch(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return runTenant(ctx, rest, stdout, stderr)
 	case "bench":
 		return runBench(ctx, rest, stdout, stderr)
+	case "quota":
+		return runQuota(ctx, rest, stdout, stderr)
 	case "-h", "--help", "help":
 		fmt.Fprint(stdout, usage)
 		return nil
