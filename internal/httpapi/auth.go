@@ -102,3 +102,15 @@ func forbidden(t *token, app, field string) *Error {
 	return &Error{Status: http.StatusForbidden, Code: CodeForbidden, Field: field,
 		Message: fmt.Sprintf("token %s may not use app %q", t.name, app)}
 }
+
+// appScoped serves h only for a token that may use the path's {app} (403
+// naming "app" otherwise); it runs behind authenticate.
+func (s *Server) appScoped(h http.Handler) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		if t := tokenOf(r); t == nil || !t.may(r.PathValue("app")) {
+			writeError(w, forbidden(t, r.PathValue("app"), "app"))
+			return
+		}
+		h.ServeHTTP(w, r)
+	}
+}

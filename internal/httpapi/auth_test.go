@@ -1,7 +1,9 @@
 package httpapi_test
 
 import (
+	"encoding/json"
 	"net/http"
+	"strings"
 	"testing"
 )
 
@@ -25,6 +27,9 @@ func TestAuth(t *testing.T) {
 		{"quota", "GET", "/v1/apps/" + wpsApp + "/quota/u1", "", "app"},
 		{"events", "GET", "/v1/apps/" + wpsApp + "/events?wait=0s", "", "app"},
 		{"catalog", "GET", "/v1/apps", "", ""},
+		{"quota reserve", "POST", "/v1/apps/" + wpsApp + "/quota/reserve", `{"recipients":["u1"]}`, "app"},
+		{"quota release", "POST", "/v1/apps/" + wpsApp + "/quota/release", `{"reservation_id":"x"}`, "app"},
+		{"quota reservations", "GET", "/v1/apps/" + wpsApp + "/quota/u1/reservations", "", "app"},
 	}
 	for _, rt := range routes {
 		t.Run(rt.desc, func(t *testing.T) {
@@ -56,4 +61,23 @@ func TestAuth(t *testing.T) {
 	if len(apps) != 1 || apps[0].(map[string]any)["app"] != wecomApp {
 		t.Errorf("catalog of hr-only = %s, want hr only", r.raw)
 	}
+}
+
+// The quota authority is served by the API behind its tokens: a reservation
+// made through the router is listed and released.
+func TestQuotaAuthorityThroughTheAPI(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	r := b.must(b.do("POST", "/v1/apps/hr/quota/reserve", tokenHR, `{"recipients":["zhangsan"]}`), http.StatusOK)
+	if !strings.Contains(string(r.raw), "reservation_id") {
+		t.Fatalf("reserve: %s, want a reservation id", r.raw)
+	}
+	b.must(b.do("GET", "/v1/apps/hr/quota/zhangsan/reservations", tokenHR, ""), http.StatusOK)
+	var res struct {
+		ReservationID string `json:"reservation_id"`
+	}
+	if err := json.Unmarshal(r.raw, &res); err != nil || res.ReservationID == "" {
+		t.Fatalf("reserve answer %s: %v", r.raw, err)
+	}
+	b.must(b.do("POST", "/v1/apps/hr/quota/release", tokenHR, `{"reservation_id":"`+res.ReservationID+`"}`), http.StatusOK)
 }

@@ -20,6 +20,7 @@ import (
 
 	"github.com/msgdispatch/msgdispatch/internal/appstate"
 	"github.com/msgdispatch/msgdispatch/internal/config"
+	"github.com/msgdispatch/msgdispatch/internal/quotaapi"
 	"github.com/msgdispatch/msgdispatch/internal/record"
 	"github.com/msgdispatch/msgdispatch/producer"
 	"github.com/msgdispatch/msgdispatch/ratelimit"
@@ -93,6 +94,7 @@ func New(opts Options) (*Server, error) {
 	if s.quota, err = ratelimit.New(opts.Redis, ratelimit.Options{Policies: policies}); err != nil {
 		return nil, fmt.Errorf("httpapi: %w", err)
 	}
+	qo := quotaapi.Options{Config: opts.Config, Authority: s.prod, Logger: s.log}
 	s.routes = []route{
 		{Route{"POST", "/v1/messages", false}, s.send},
 		{Route{"GET", "/v1/messages/{id}", false}, s.status},
@@ -103,6 +105,10 @@ func New(opts Options) (*Server, error) {
 		{Route{"POST", "/v1/apps/{app}/resume", false}, s.resume},
 		{Route{"GET", "/v1/apps/{app}/quota/{recipient}", false}, s.usage},
 		{Route{"GET", "/v1/apps/{app}/events", false}, s.events},
+		// The quota authority for senders outside msgdispatch (internal/quotaapi).
+		{Route{"POST", "/v1/apps/{app}/quota/reserve", false}, s.appScoped(quotaapi.Reserve(qo))},
+		{Route{"POST", "/v1/apps/{app}/quota/release", false}, s.appScoped(quotaapi.Release(qo))},
+		{Route{"GET", "/v1/apps/{app}/quota/{recipient}/reservations", false}, s.appScoped(quotaapi.Reservations(qo))},
 		{Route{"GET", "/v1/openapi.json", true}, serveOpenAPI},
 	}
 	return s, nil
