@@ -71,9 +71,12 @@ func (c *Client) Send(ctx context.Context, msg providers.Message, opts ...SendOp
 	}
 	j := &job.Send{ID: job.NewID(msg.App, now), Message: msg, Urgent: o.Urgent, NotBefore: notBefore, ExpiresAt: expires, Queue: queue}
 	rec := &record.Record{ID: j.ID, App: msg.App, State: record.Queued, Job: j, IdempotencyKey: o.Key, CreatedAt: now, UpdatedAt: now, Enqueued: true}
-	hash, err := bodyHash(&msg, &o)
-	if err != nil {
-		return "", err
+	hash := "" // only an idempotency key's record keeps it (record.Store.Create)
+	if o.Key != "" {
+		var err error
+		if hash, err = bodyHash(&msg, &o); err != nil {
+			return "", err
+		}
 	}
 	ttl := expires.Sub(now) + c.cfg.Worker.Retention
 
