@@ -71,9 +71,12 @@ func (c *Client) Send(ctx context.Context, msg providers.Message, opts ...SendOp
 	}
 	j := &job.Send{ID: job.NewID(msg.App, now), Message: msg, Urgent: o.Urgent, NotBefore: notBefore, ExpiresAt: expires, Queue: queue, Collapse: o.Collapse}
 	rec := &record.Record{ID: j.ID, App: msg.App, State: record.Queued, Job: j, IdempotencyKey: o.Key, CreatedAt: now, UpdatedAt: now, Enqueued: true}
-	hash, err := bodyHash(&msg, &o)
-	if err != nil {
-		return "", err
+	hash := "" // only an idempotency key's record keeps it (record.Store.Create)
+	if o.Key != "" {
+		var err error
+		if hash, err = bodyHash(&msg, &o); err != nil {
+			return "", err
+		}
 	}
 	ttl := expires.Sub(now) + c.cfg.Worker.Retention
 
@@ -96,10 +99,14 @@ func (c *Client) Send(ctx context.Context, msg providers.Message, opts ...SendOp
 		}
 		j = prev.Job // enqueue it again: a conflict means it was enqueued
 	}
+	payload := []byte(nil) // the job's JSON as Create wrote it into the record: encoded once
+	if created {
+		payload = []byte(rec.JobJSON())
+	}
 	if err := c.step("created"); err != nil {
 		return "", err
 	}
-	if err := c.enqueue(ctx, j); err != nil {
+	if err := c.enqueue(ctx, j, payload); err != nil {
 		return "", err
 	}
 	if err := c.step("enqueued"); err != nil {
@@ -149,16 +156,20 @@ func (c *Client) reserveGivenIDs(ctx context.Context, msg *providers.Message, o 
 	return release, nil
 }
 
-func (c *Client) enqueue(ctx context.Context, j *job.Send) error {
-	payload, err := j.Marshal()
-	if err != nil {
-		return fmt.Errorf("producer: send: %w", err)
+// enqueue enqueues j's task; payload is j's JSON when the caller has it
+// (nil: encoded here).
+func (c *Client) enqueue(ctx context.Context, j *job.Send, payload []byte) error {
+	if len(payload) == 0 {
+		var err error
+		if payload, err = j.Marshal(); err != nil {
+			return fmt.Errorf("producer: send: %w", err)
+		}
 	}
 	opts := []asynq.Option{asynq.TaskID(j.ID), asynq.Queue(j.Queue), asynq.MaxRetry(job.MaxRetry), asynq.Retention(job.Retention)}
 	if !j.NotBefore.IsZero() {
 		opts = append(opts, asynq.ProcessAt(j.NotBefore))
 	}
-	_, err = c.asynq.EnqueueContext(ctx, asynq.NewTask(job.TypeSend, payload), opts...)
+	_, err := c.asynq.EnqueueContext(ctx, asynq.NewTask(job.TypeSend, payload), opts...)
 	if err != nil && !errors.Is(err, asynq.ErrTaskIDConflict) {
 		return fmt.Errorf("producer: send: enqueue %s: %w", j.ID, err)
 	}

@@ -73,7 +73,7 @@ func (w *Worker) load(ctx context.Context, t *asynq.Task) (*sendRun, error) {
 	)
 	early := j.NotBefore.After(w.now())
 	if err := w.pipelined(ctx, func(p redis.Pipeliner) error {
-		getRec = w.records.QueueGet(ctx, p, j.Message.App, j.ID)
+		getRec = w.records.QueueGetKnown(ctx, p, j.Message.App, j.ID, j, t.Payload())
 		r.getTomb = w.records.QueueTombstone(ctx, p, j.Message.App, j.ID)
 		r.getPause = w.apps.QueuePaused(ctx, p, j.Message.App, j.Message.Tenant)
 		r.getNewest = w.records.QueueNewest(ctx, p, j.Message.App, j.ID)

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+
+	"github.com/msgdispatch/msgdispatch/internal/job"
 )
 
 // A record is a Redis hash (Key) with one field per piece that changes on its
@@ -34,7 +36,11 @@ func partField(i int) string { return partPrefix + strconv.Itoa(i) }
 // stored is what Redis holds of a Record's job and parts (their JSON), as the
 // Record last read or wrote them.
 type stored struct {
-	job    string
+	job string
+	// jobOf is the Job that job encodes (nil: unknown). A Job is never
+	// changed once written (the layout above), so a record whose Job is still
+	// jobOf writes its job field no more and encodes it no more.
+	jobOf  *job.Send
 	parts  []string
 	legacy bool // the hash still has the old whole-record field
 }
@@ -55,9 +61,11 @@ func (rec *Record) encode(only ...int) (*encoded, error) {
 	if err != nil {
 		return nil, fmt.Errorf("record: encode %s: %w", rec.ID, err)
 	}
-	e := &encoded{fields: []any{fieldMeta, meta}, next: stored{job: rec.stored.job}}
-	if rec.Job != nil {
-		b, err := json.Marshal(rec.Job)
+	e := &encoded{fields: []any{fieldMeta, meta}, next: stored{job: rec.stored.job, jobOf: rec.stored.jobOf}}
+	if rec.Job != nil && (rec.Job != rec.stored.jobOf || rec.stored.job == "") {
+		// The job's JSON is its task payload's (job.Send.Marshal): the
+		// producer enqueues these very bytes (JobJSON).
+		b, err := rec.Job.Marshal()
 		if err != nil {
 			return nil, fmt.Errorf("record: encode %s: %w", rec.ID, err)
 		}
@@ -65,6 +73,7 @@ func (rec *Record) encode(only ...int) (*encoded, error) {
 			e.fields = append(e.fields, fieldJob, b)
 			e.next.job = string(b)
 		}
+		e.next.jobOf = rec.Job
 	}
 	e.next.parts = make([]string, len(rec.Parts))
 	copy(e.next.parts, rec.stored.parts)
@@ -103,6 +112,10 @@ func (rec *Record) encode(only ...int) (*encoded, error) {
 	return e, nil
 }
 
+// JobJSON is the job's JSON as the record last wrote or read it (empty when
+// none): after Create, the task payload to enqueue.
+func (rec *Record) JobJSON() string { return rec.stored.job }
+
 func containsInt(s []int, v int) bool {
 	for _, x := range s {
 		if x == v {
@@ -114,6 +127,13 @@ func containsInt(s []int, v int) bool {
 
 // decode builds a Record from its hash; ok is false when the hash holds none.
 func decode(id string, m map[string]string) (rec *Record, ok bool, err error) {
+	return decodeKnown(id, m, nil, "")
+}
+
+// decodeKnown is decode, given a job already decoded from knownJSON: when
+// the record's job field holds the same bytes, the record's Job is known
+// (shared, not decoded again).
+func decodeKnown(id string, m map[string]string, known *job.Send, knownJSON string) (rec *Record, ok bool, err error) {
 	if raw, legacy := m[fieldLegacy]; legacy && m[fieldMeta] == "" {
 		rec = &Record{}
 		if err := json.Unmarshal([]byte(raw), rec); err != nil {
@@ -130,10 +150,12 @@ func decode(id string, m map[string]string) (rec *Record, ok bool, err error) {
 			return nil, true, fmt.Errorf("record: decode %s: %w", id, err)
 		}
 		if raw := m[fieldJob]; raw != "" {
-			if err := json.Unmarshal([]byte(raw), &rec.Job); err != nil {
+			if known != nil && raw == knownJSON {
+				rec.Job = known // the task's payload, already decoded
+			} else if err := json.Unmarshal([]byte(raw), &rec.Job); err != nil {
 				return nil, true, fmt.Errorf("record: decode %s job: %w", id, err)
 			}
-			rec.stored.job = raw
+			rec.stored.job, rec.stored.jobOf = raw, rec.Job
 		}
 		n := 0
 		for f := range m {

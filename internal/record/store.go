@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+
+	"github.com/msgdispatch/msgdispatch/internal/job"
 )
 
 // ErrNotFound is returned for a message id with no record (never created, or
@@ -147,13 +149,20 @@ func (s *Store) Get(ctx context.Context, app, id string) (*Record, error) {
 // returns the function that decodes it once p has run; a missing record is an
 // error wrapping ErrNotFound.
 func (s *Store) QueueGet(ctx context.Context, p redis.Cmdable, app, id string) func() (*Record, error) {
+	return s.QueueGetKnown(ctx, p, app, id, nil, nil)
+}
+
+// QueueGetKnown is QueueGet for the run of a task whose payload j was
+// decoded from: a record whose job field holds the same bytes shares j as
+// its Job instead of decoding it again (a follow-up's payload differs).
+func (s *Store) QueueGetKnown(ctx context.Context, p redis.Cmdable, app, id string, j *job.Send, payload []byte) func() (*Record, error) {
 	cmd := p.HGetAll(ctx, Key(app, id))
 	return func() (*Record, error) {
 		m, err := cmd.Result()
 		if err != nil {
 			return nil, fmt.Errorf("record: get %s: %w", id, err)
 		}
-		rec, ok, err := decode(id, m)
+		rec, ok, err := decodeKnown(id, m, j, string(payload))
 		if err != nil {
 			return nil, err
 		}
