@@ -40,11 +40,11 @@ func (s *fuzzSink) PublishOnce(context.Context, string, time.Duration, *Callback
 // Mutations of a signed callback; all but fuzzAsSigned must be refused.
 const (
 	fuzzAsSigned   = iota
-	fuzzBodyByte           // one body byte changed (or a byte added to an empty body)
-	fuzzQueryAdded         // a query parameter added after signing
-	fuzzOtherApp           // the authorization names another app key
-	fuzzWrongKey           // signed with another secret
-	fuzzStale              // dated 6 minutes ago
+	fuzzBodyByte   // one body byte changed (or a byte added to an empty body)
+	fuzzQueryAdded // a query parameter added after signing
+	fuzzOtherApp   // the authorization names another app key
+	fuzzWrongKey   // signed with another secret
+	fuzzStale      // dated 6 minutes ago
 	fuzzMutations
 )
 
