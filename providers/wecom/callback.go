@@ -324,7 +324,13 @@ func (h *CallbackHandler) receive(ctx context.Context, w http.ResponseWriter, r 
 	}
 	var m callbackXML
 	if err := xml.Unmarshal(plain, &m); err != nil {
-		return nil, refuse(http.StatusBadRequest, "decrypted callback is not XML: %v", err)
+		// The parser's message quotes the decrypted text, which may hold a
+		// ticket or auth code: only the line is told.
+		line := 0
+		if se, ok := errors.AsType[*xml.SyntaxError](err); ok {
+			line = se.Line
+		}
+		return nil, refuse(http.StatusBadRequest, "decrypted callback is not XML (line %d)", line)
 	}
 	switch {
 	case m.InfoType != "":

@@ -3,6 +3,8 @@ package wps365
 import (
 	"strconv"
 	"strings"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/msgdispatch/msgdispatch/providers"
 )
@@ -48,6 +50,9 @@ func (c Config) validateRecipients(to providers.Recipients) error {
 		for i, id := range ids {
 			if strings.TrimSpace(id) == "" {
 				return providers.Invalid(field+"["+strconv.Itoa(i)+"]", "empty id")
+			}
+			if !utf8.ValidString(id) || strings.ContainsFunc(id, unicode.IsControl) {
+				return providers.Invalid(field+"["+strconv.Itoa(i)+"]", "id %q is not UTF-8 text without control characters", id)
 			}
 			if field == "to.users" && strings.HasPrefix(id, PartnerUserPrefix) {
 				if _, _, ok := ParsePartnerUser(id); !ok {

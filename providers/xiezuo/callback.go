@@ -96,8 +96,9 @@ type CallbackOptions struct {
 // CallbackHandler is the http.Handler of one app's card-callback URL (the
 // dispatcher serves it at /callbacks/xiezuo/{app}). A POST must carry a valid
 // WPS-4 signature with either header pair (Wps-Docs-* or Date/Authorization)
-// over the request URI and the exact body, dated within MaxSkew; otherwise it
-// is answered 401 and nothing is published. A verified callback is parsed
+// over the request URI and the exact body, dated within MaxSkew, and a
+// non-empty body must be of a content type WPS-4 signs (application/json or
+// form-urlencoded); otherwise it is answered 401 and nothing is published. A verified callback is parsed
 // (the v2 body schema is not documented: the handler reads the v7 shape
 // {"data":{"company_id","app_ctx_id","content":{"action":…,…}}}, also
 // accepting ctx_id, company_uid/user_id and the same fields at top level),
@@ -167,6 +168,13 @@ func (h *CallbackHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if err != nil || int64(len(body)) > h.o.MaxBody {
 		h.log.Warn("xiezuo callback refused: body unreadable or too large")
 		http.Error(w, "bad request", http.StatusBadRequest)
+		return
+	}
+	if len(body) > 0 && bodyDigest(r.Header.Get("Content-Type"), body) == "" {
+		// WPS-4 leaves the body of other content types unsigned: such a body
+		// could be swapped under a valid signature.
+		h.log.Warn("xiezuo callback refused: body of an unsigned content type")
+		http.Error(w, "unauthorized", http.StatusUnauthorized)
 		return
 	}
 	now := h.o.Now()

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"strings"
+	"unicode"
 	"unicode/utf8"
 
 	"github.com/msgdispatch/msgdispatch/providers"
@@ -91,6 +92,8 @@ func validateRecipients(to providers.Recipients) error {
 				return providers.Invalid(fmt.Sprintf("%s[%d]", l.name, i), "empty id")
 			case seen[id]:
 				return providers.Invalid(fmt.Sprintf("%s[%d]", l.name, i), "id %q repeated", id)
+			case !utf8.ValidString(id) || strings.ContainsFunc(id, unicode.IsControl):
+				return providers.Invalid(fmt.Sprintf("%s[%d]", l.name, i), "id %q is not UTF-8 text without control characters", id)
 			}
 			seen[id] = true
 		}
