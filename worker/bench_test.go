@@ -11,6 +11,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/msgdispatch/msgdispatch/internal/bench"
 	"github.com/msgdispatch/msgdispatch/providers"
 )
 
@@ -60,7 +61,7 @@ func (h *countingHook) count(cmds []redis.Cmder) {
 	h.n.Add(1)
 	ours := false
 	for _, c := range cmds {
-		ours = ours || !isAsynqCmd(c)
+		ours = ours || !bench.IsAsynqCmd(c)
 	}
 	if !ours {
 		h.asynq.Add(1)
@@ -90,51 +91,8 @@ func (h *countingHook) reset() *[]string {
 	return h.log
 }
 
-// keysOf are the keys a command names: the script keys of EVAL/EVALSHA, else
-// its first argument; none for commands that take no key.
-func keysOf(c redis.Cmder) []string {
-	args := c.Args()
-	switch strings.ToLower(c.Name()) {
-	case "eval", "evalsha", "eval_ro", "evalsha_ro", "fcall", "fcall_ro":
-		if len(args) < 3 {
-			return nil
-		}
-		n, _ := args[2].(int)
-		var keys []string
-		for i := 3; i < 3+n && i < len(args); i++ {
-			s, _ := args[i].(string)
-			keys = append(keys, s)
-		}
-		return keys
-	case "ping", "time", "info", "script", "client", "hello", "select", "auth", "multi", "exec":
-		return nil
-	}
-	if len(args) < 2 {
-		return nil
-	}
-	s, _ := args[1].(string)
-	return []string{s}
-}
-
-func isAsynqCmd(c redis.Cmder) bool {
-	switch strings.ToLower(c.Name()) {
-	case "multi", "exec":
-		return true // the frame of a MULTI, whatever it holds
-	}
-	keys := keysOf(c)
-	if len(keys) == 0 {
-		return false
-	}
-	for _, k := range keys {
-		if !strings.HasPrefix(k, "asynq:") {
-			return false
-		}
-	}
-	return true
-}
-
 func describe(c redis.Cmder) string {
-	if keys := keysOf(c); len(keys) > 0 {
+	if keys := bench.KeysOf(c); len(keys) > 0 {
 		return c.Name() + " " + keys[0]
 	}
 	return c.Name()

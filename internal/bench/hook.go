@@ -51,7 +51,7 @@ func (h *countingHook) count(cmds []redis.Cmder) {
 	}
 	h.n.Add(1)
 	for _, c := range cmds {
-		if !isAsynqCmd(c) {
+		if !IsAsynqCmd(c) {
 			return
 		}
 	}
@@ -61,9 +61,9 @@ func (h *countingHook) count(cmds []redis.Cmder) {
 // snapshot returns (all, asynq's) round trips so far.
 func (h *countingHook) snapshot() (int64, int64) { return h.n.Load(), h.asynq.Load() }
 
-// keysOf are the keys a command names: the script keys of EVAL/EVALSHA, else
+// KeysOf are the keys a command names: the script keys of EVAL/EVALSHA, else
 // its first argument; none for commands that take no key.
-func keysOf(c redis.Cmder) []string {
+func KeysOf(c redis.Cmder) []string {
 	args := c.Args()
 	switch strings.ToLower(c.Name()) {
 	case "eval", "evalsha", "eval_ro", "evalsha_ro", "fcall", "fcall_ro":
@@ -87,12 +87,15 @@ func keysOf(c redis.Cmder) []string {
 	return []string{s}
 }
 
-func isAsynqCmd(c redis.Cmder) bool {
+// IsAsynqCmd reports whether c is asynq's own: every key it names starts
+// with "asynq:" (the frame of a MULTI counts with what it holds). The worker's
+// round-trip test classifies with it too.
+func IsAsynqCmd(c redis.Cmder) bool {
 	switch strings.ToLower(c.Name()) {
 	case "multi", "exec":
 		return true // the frame of a MULTI, whatever it holds
 	}
-	keys := keysOf(c)
+	keys := KeysOf(c)
 	if len(keys) == 0 {
 		return false
 	}

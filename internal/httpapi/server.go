@@ -18,6 +18,7 @@ import (
 	"github.com/hibiken/asynq"
 	"github.com/redis/go-redis/v9"
 
+	"github.com/msgdispatch/msgdispatch/internal/apierr"
 	"github.com/msgdispatch/msgdispatch/internal/appstate"
 	"github.com/msgdispatch/msgdispatch/internal/config"
 	"github.com/msgdispatch/msgdispatch/internal/quotaapi"
@@ -27,7 +28,7 @@ import (
 )
 
 // MaxBody is the largest request body accepted: 1 MiB.
-const MaxBody = 1 << 20
+const MaxBody = apierr.MaxBody
 
 // Options configure a Server.
 type Options struct {
