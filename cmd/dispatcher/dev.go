@@ -26,6 +26,7 @@ import (
 	"github.com/msgdispatch/msgdispatch/internal/config"
 	"github.com/msgdispatch/msgdispatch/internal/dashboard"
 	"github.com/msgdispatch/msgdispatch/internal/devredis"
+	"github.com/msgdispatch/msgdispatch/internal/httpapi"
 	"github.com/msgdispatch/msgdispatch/internal/record"
 	"github.com/msgdispatch/msgdispatch/producer"
 	"github.com/msgdispatch/msgdispatch/providers"
@@ -41,8 +42,8 @@ const (
 
 var devUsers = []string{"zhangsan", "lisi", "wangwu", "zhaoliu"}
 
-// devConfig is dev mode's config; %s are the Redis address, the simulator's URL
-// and the app secret.
+// devConfig is dev mode's config; the verbs are the Redis address, the HTTP
+// API's token, the WeCom simulator's URL, the agent id and the app secret.
 const devConfig = `# written by "dispatcher dev"; valid while it runs
 redis: {addr: %q}
 peak: {enabled: false}   # dev: demo messages go out at once, even at :00 and :30
@@ -50,6 +51,8 @@ worker:
   concurrency: 20
   send_timeout: 5s
   shutdown_timeout: 10s
+api:
+  tokens: [{name: dev, token: %q, apps: [demo, wps, wps365]}]   # the HTTP API's bearer token in dev
 apps:
   demo:
     provider: wecom
@@ -63,7 +66,7 @@ apps:
 var devCommand = command{
 	name:     "dev",
 	synopsis: "[--listen ADDR] [--redis ADDR] [--demo=false] [--exit-after-demo]",
-	notes:    "Runs everything in one process — embedded Redis, the WeCom, WPS 协作 and WPS 365 simulators, worker, dashboard,\nprovider callbacks — sends demo messages and prints a config file the other commands can use. No positional arguments.",
+	notes:    "Runs everything in one process — embedded Redis, the WeCom, WPS 协作 and WPS 365 simulators, worker, the HTTP API,\ndashboard, provider callbacks — sends demo messages and prints a config file the other commands can use. No positional arguments.",
 	example:  "dispatcher dev --listen 127.0.0.1:8080",
 }
 
@@ -126,13 +129,14 @@ func runDev(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	defer wps.close()
 
 	// The config, written where the other subcommands can use it.
+	apiToken := "dev-" + randomHex(12)
 	dir, err := os.MkdirTemp("", "msgdispatch-dev-")
 	if err != nil {
 		return fmt.Errorf("dev: %w", err)
 	}
 	defer os.RemoveAll(dir)
 	cfgPath := filepath.Join(dir, "config.yaml")
-	if err := os.WriteFile(cfgPath, append(fmt.Appendf(nil, devConfig, addr, simURL, devAgent, secret), wps.config()...), 0o600); err != nil {
+	if err := os.WriteFile(cfgPath, append(fmt.Appendf(nil, devConfig, addr, apiToken, simURL, devAgent, secret), wps.config()...), 0o600); err != nil {
 		return fmt.Errorf("dev: write config: %w", err)
 	}
 	cfg, err := config.Load(cfgPath)
@@ -162,6 +166,11 @@ func runDev(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	}
 	mux.Handle("/monitoring/", asynqmon.New(asynqmon.Options{RootPath: "/monitoring", RedisConnOpt: asynq.RedisClientOpt{Addr: addr},
 		PayloadFormatter: dashboard.PayloadFormatter, ResultFormatter: dashboard.ResultFormatter})) // open: dev listens on loopback
+	v1, err := httpapi.New(httpapi.Options{Config: cfg, Redis: rdb, Logger: log})
+	if err != nil {
+		return fmt.Errorf("dev: %w", err)
+	}
+	v1.Register(mux)
 	mux.HandleFunc("/{$}", func(w http.ResponseWriter, r *http.Request) {
 		fmt.Fprintf(w, "msgdispatch dev\n\ndashboard: /monitoring/\nwecom simulator: %s/sim/deliveries\n", simURL)
 	})
@@ -175,6 +184,7 @@ func runDev(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	fmt.Fprintf(stdout, "  wecom simulator  %s  (what each user got: %s/sim/deliveries?user=zhangsan)\n", simURL, simURL)
 	fmt.Fprintf(stdout, "  wps 协作 sim     %s  (app wps)\n", wps.xzURL)
 	fmt.Fprintf(stdout, "  wps 365 sim      %s  (app wps365, chat %s)\n", wps.w365URL, devWPS365Chat)
+	fmt.Fprintf(stdout, "  http api         %s/v1/  (Authorization: Bearer %s; %s/v1/openapi.json)\n", base, apiToken, base)
 	fmt.Fprintf(stdout, "  redis            %s\n", addr)
 	fmt.Fprintf(stdout, "  config           %s\n", cfgPath)
 	fmt.Fprintf(stdout, "  users            %s (department 1 holds them all)\n\n", strings.Join(devUsers, ", "))

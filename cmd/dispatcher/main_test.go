@@ -1,12 +1,17 @@
 package main
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"io"
+	"net/http"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -173,5 +178,54 @@ func TestDevRunsTheDemo(t *testing.T) {
 		if strings.Contains(errs.String(), bad) {
 			t.Errorf("dev printed %q for the demo's expected failure:\n%s", bad, errs.String())
 		}
+	}
+}
+
+// dev serves the HTTP API with the token it prints: a producer in another
+// language can try /v1 at once.
+func TestDevServesTheHTTPAPI(t *testing.T) {
+	t.Parallel()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	pr, pw := io.Pipe()
+	done := make(chan error, 1)
+	go func() {
+		err := run(ctx, []string{"dev", "--listen", "127.0.0.1:0", "--demo=false"}, pw, io.Discard)
+		pw.CloseWithError(err)
+		done <- err
+	}()
+	var api, token string
+	sc := bufio.NewScanner(pr)
+	for sc.Scan() && (api == "" || token == "") {
+		if m := regexp.MustCompile(`http api\s+(\S+)/v1/\s+\(Authorization: Bearer (\S+);`).FindStringSubmatch(sc.Text()); m != nil {
+			api, token = m[1], m[2]
+		}
+	}
+	go func() { _, _ = io.Copy(io.Discard, pr) }()
+	if api == "" {
+		t.Fatal("dev printed no http api line")
+	}
+	get := func(auth string) (int, string) {
+		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, api+"/v1/apps", nil)
+		if auth != "" {
+			req.Header.Set("Authorization", "Bearer "+auth)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(b)
+	}
+	if code, body := get(token); code != http.StatusOK || !strings.Contains(body, `"wps365"`) || !strings.Contains(body, `"demo"`) {
+		t.Errorf("GET /v1/apps with the printed token: %d %s", code, body)
+	}
+	if code, _ := get(""); code != http.StatusUnauthorized {
+		t.Errorf("GET /v1/apps without a token: %d, want 401", code)
+	}
+	cancel()
+	if err := <-done; err != nil && !errors.Is(err, context.Canceled) {
+		t.Errorf("dev: %v", err)
 	}
 }
