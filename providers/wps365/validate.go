@@ -46,8 +46,12 @@ func (c Config) validateRecipients(to providers.Recipients) error {
 	if to.All && c.CompanyID == "" {
 		return providers.Invalid("to.all", "needs company_id in the wps365 config")
 	}
-	for field, ids := range map[string][]string{"to.users": to.Users, "to.depts": to.Depts, "to.chats": to.Chats} {
-		for i, id := range ids {
+	for _, g := range []struct {
+		field string
+		ids   []string
+	}{{"to.users", to.Users}, {"to.depts", to.Depts}, {"to.chats", to.Chats}} { // in this order: the first bad field is named
+		field := g.field
+		for i, id := range g.ids {
 			if strings.TrimSpace(id) == "" {
 				return providers.Invalid(field+"["+strconv.Itoa(i)+"]", "empty id")
 			}
