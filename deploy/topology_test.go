@@ -127,16 +127,27 @@ func TestComposeTopologyAsProcesses(t *testing.T) {
 		t.Fatalf("delivered %d of %d: %v", sim.DeliveryCount(), n, err)
 	}
 
-	// Both workers report, and together they accepted every message.
-	accepted := 0
-	for _, p := range procs {
-		if !strings.HasPrefix(p.name, "worker") {
-			continue
+	// Both workers report, and together they accepted every message. A
+	// worker counts a message once it has recorded the provider's answer,
+	// just after the simulator saw the request: read until the count
+	// settles (the metrics endpoint is the only signal another process gives).
+	accepted := func() int {
+		n := 0
+		for _, p := range procs {
+			if strings.HasPrefix(p.name, "worker") {
+				n += scrape(t, p.health+"/metrics", `msgdispatch_messages_finished_total{app="hr",outcome="accepted",provider="wecom"}`)
+			}
 		}
-		accepted += scrape(t, p.health+"/metrics", `msgdispatch_messages_finished_total{app="hr",outcome="accepted",provider="wecom"}`)
+		return n
 	}
-	if accepted != n {
-		t.Errorf("the workers' metrics count %d accepted, want %d", accepted, n)
+	tick := time.NewTicker(50 * time.Millisecond)
+	defer tick.Stop()
+	got := accepted()
+	for ; got < n && ctx.Err() == nil; got = accepted() {
+		<-tick.C
+	}
+	if got != n {
+		t.Errorf("the workers' metrics count %d accepted, want %d", got, n)
 	}
 
 	for _, p := range procs {

@@ -218,7 +218,7 @@ func TestHostileInputRefusedNothingEnqueued(t *testing.T) {
 		{desc: "producer: card that is not JSON", msg: card("hr", `{"card_type":`), want: "body"},
 		{desc: "producer: body of the wrong type", msg: card("xz", `12`), want: "body"},
 		{desc: "producer: oversize card", msg: card("w365", `{"elements":[{"tag":"text","text":"`+big+`"}]}`), want: "body"},
-		{desc: "producer: reply_to on WeCom", msg: providers.Message{App: "hr", Kind: providers.KindText, Text: "x", ReplyTo: &providers.ReplyTo{Chat: "c", MessageID: "m"}}, want: "to.chats"},
+		{desc: "producer: reply_to on WeCom", msg: providers.Message{App: "hr", Kind: providers.KindText, Text: "x", ReplyTo: &providers.ReplyTo{Chat: "c", MessageID: "m"}}, want: "reply_to"},
 		{desc: "producer: tenant on a self-built app", msg: providers.Message{App: "hr", Tenant: "wpX", Kind: providers.KindText, Text: "x", To: providers.Recipients{Users: []string{"u"}}}, want: "tenant"},
 		{desc: "producer: oversize idempotency key", msg: text("hr", "x", "u"), opts: []producer.SendOption{producer.IdempotencyKey(big)}, want: "idempotency_key"},
 		{desc: "producer: idempotency key with a NUL", msg: text("hr", "x", "u"), opts: []producer.SendOption{producer.IdempotencyKey("k\x00")}, want: "idempotency_key"},
