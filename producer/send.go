@@ -190,6 +190,9 @@ func (c *Client) validate(msg *providers.Message, o *sendOptions, now time.Time)
 	if !ok {
 		return providers.Invalid("app", "%q is not a configured app", msg.App)
 	}
+	if err := checkRecipientCap(msg.App, app, msg.To); err != nil {
+		return err
+	}
 	if o.Queue != "" {
 		if _, ok := c.cfg.Worker.Queues[o.Queue]; !ok {
 			return providers.Invalid("queue", "%q is not a configured queue", o.Queue)

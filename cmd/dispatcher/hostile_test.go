@@ -96,6 +96,8 @@ func TestHostileInputRefusedNothingEnqueued(t *testing.T) {
 	t.Parallel()
 	b := setupHostile(t)
 	big := strings.Repeat("x", 1<<20)
+	huge := many("u", 200000) // over limits.max_recipients (10000 by default)
+	hugeWant := "to: names 200000 recipients, more than limits.max_recipients (10000)"
 	cli := []struct {
 		desc string
 		args []string
@@ -110,6 +112,9 @@ func TestHostileInputRefusedNothingEnqueued(t *testing.T) {
 		{desc: "send: user id of invalid UTF-8", args: []string{"send", "--config", "CFG", "--app", "hr", "--to-user", "\xff\xfe", "--text", "x"}, want: "to.users[0]"},
 		{desc: "send xiezuo: repeated user id", args: []string{"send", "--config", "CFG", "--app", "xz", "--to-user", "a,a", "--text", "x"}, want: "to.users[1]"},
 		{desc: "send xiezuo: tags", args: []string{"send", "--config", "CFG", "--app", "xz", "--to-tag", many("t", 1000), "--text", "x"}, want: "to.tags"},
+		{desc: "send: huge recipient list", args: []string{"send", "--config", "CFG", "--app", "hr", "--to-user", huge, "--text", "x"}, want: hugeWant},
+		{desc: "send xiezuo: huge recipient list", args: []string{"send", "--config", "CFG", "--app", "xz", "--to-user", huge, "--text", "x"}, want: hugeWant},
+		{desc: "send wps365: huge recipient list", args: []string{"send", "--config", "CFG", "--app", "w365", "--to-user", huge, "--text", "x"}, want: hugeWant},
 		{desc: "send: text over the limit", args: []string{"send", "--config", "CFG", "--app", "hr", "--to-user", "u", "--text", strings.Repeat("长", 5000)}, want: "text"},
 		{desc: "send: text of invalid UTF-8", args: []string{"send", "--config", "CFG", "--app", "hr", "--to-user", "u", "--text", "a\xffb"}, want: "text"},
 		{desc: "send: oversize card", args: []string{"send", "--config", "CFG", "--app", "hr", "--to-user", "u", "--card", `{"card_type":"text_notice","main_title":{"title":"` + big + `"}}`}, want: "body"},
@@ -213,6 +218,11 @@ func TestHostileInputRefusedNothingEnqueued(t *testing.T) {
 		{desc: "producer: empty kind", msg: providers.Message{App: "hr", Text: "x", To: providers.Recipients{Users: []string{"u"}}}, want: "kind"},
 		{desc: "producer: text of invalid UTF-8", msg: text("hr", "\xff", "u"), want: "text"},
 		{desc: "producer: user with a control character", msg: text("hr", "x", "u\x7f"), want: "to.users[0]"},
+		{desc: "producer: huge recipient list", msg: text("hr", "x", strings.Split(huge, ",")...), want: hugeWant},
+		{desc: "producer xiezuo: huge recipient list", msg: text("xz", "x", strings.Split(huge, ",")...), want: hugeWant},
+		{desc: "producer wps365: huge recipient list", msg: text("w365", "x", strings.Split(huge, ",")...), want: hugeWant},
+		{desc: "producer: 10001 targets, users and groups", msg: providers.Message{App: "hr", Kind: providers.KindText, Text: "x",
+			To: providers.Recipients{Users: strings.Split(many("u", 10000), ","), Depts: []string{"1"}}}, want: "to: names 10001 recipients"},
 		{desc: "producer: tags on WPS 365", msg: providers.Message{App: "w365", Kind: providers.KindText, Text: "x", To: providers.Recipients{Tags: []string{"t"}}}, want: "to.tags"},
 		{desc: "producer: deeply nested card", msg: card("hr", deep(50000)), want: "body"},
 		{desc: "producer: card that is not JSON", msg: card("hr", `{"card_type":`), want: "body"},

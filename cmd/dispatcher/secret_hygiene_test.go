@@ -172,7 +172,10 @@ func isTokenCache(key string) bool {
 // each `status` output and the /metrics exposition are scanned: no app
 // secret, suite secret, callback token, AES key, tenant key, permanent code,
 // auth code or issued token appears (issued tokens may appear only in the
-// token cache). The HTTP API's responses are scanned by its own tests (issue 13).
+// token cache). So are the bodies delivered to a webhook receiver, the HTTP
+// API's answers (GET /v1/messages/{id}, GET /v1/apps, the events long poll)
+// and the dashboard's asynqmon API (queues, servers, every queue's tasks in
+// every state, payloads through its formatter) after a login.
 func TestSecretHygiene(t *testing.T) {
 	t.Parallel()
 	srv := redistest.Start(t)
@@ -211,12 +214,16 @@ func TestSecretHygiene(t *testing.T) {
 	psim.AddApp("AK365", hyWPSSecret, "c-1")
 	psim.AddUsers("wps-user")
 
+	hooks, hookURL := startHookReceiver(t)
 	path := filepath.Join(t.TempDir(), "config.yaml")
 	cfg := fmt.Sprintf(`
 redis: {addr: %q}
 peak: {enabled: false}
 worker: {task_check_interval: 10ms, delayed_task_check_interval: 100ms, send_timeout: 2s, shutdown_timeout: 5s, metrics_listen: "127.0.0.1:0"}
-api: {listen: "127.0.0.1:0"}
+api:
+  listen: "127.0.0.1:0"
+  tokens: [{name: hy, token: %s, apps: [%s, hr, xz, w365], dashboard: read_only}]
+  webhooks: {secret: %s, urls: {%s: [%q], hr: [%q], xz: [%q], w365: [%q]}, max_backoff: 1s}
 apps:
   %s:
     provider: wecom
@@ -231,7 +238,7 @@ apps:
   w365:
     provider: wps365
     wps365: {base_url: %q, app_id: AK365, app_secret: %s, company_id: c-1}
-`, srv.Addr, mtApp, mtTenantKey, rec.proxy(t, wURL), mtSuiteID, mtSuiteSecret, mtCBToken, mtAESKey,
+`, srv.Addr, hyAPIToken, mtApp, hyWebhookSecret, mtApp, hookURL, hookURL, hookURL, hookURL, mtApp, mtTenantKey, rec.proxy(t, wURL), mtSuiteID, mtSuiteSecret, mtCBToken, mtAESKey,
 		rec.proxy(t, wURL), hyWecomSecret, rec.proxy(t, xURL), hyXiezuoSecret, rec.proxy(t, pURL), hyWPSSecret)
 	if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
 		t.Fatal(err)
@@ -306,7 +313,36 @@ apps:
 
 	metricsText := scrapeMetrics(t, ctx, workerOut)
 
-	secrets := []string{hyWecomSecret, hyXiezuoSecret, hyWPSSecret, mtSuiteSecret, mtCBToken, mtAESKey, mtTenantKey, permCode, inst.AuthCode, ticket}
+	// The HTTP side: webhook bodies, the HTTP API's answers (a long poll woken
+	// by one more message), and the dashboard's API over tasks scheduled an
+	// hour ahead, one per app, whose payloads it formats.
+	hookBodies := hooks.waitHooks(t, ctx, ids)
+	apps := []string{mtApp, "hr", "xz", "w365"}
+	apiAnswers, _ := scanHTTPAPI(t, ctx, base, ids, apps, func() string {
+		out, errs, err := b.run("", "send", "--config", path, "--app", "hr", "--to-user", "zhangsan", "--text", "woken")
+		if err != nil {
+			t.Fatalf("send: %v\n%s", err, errs)
+		}
+		return strings.TrimSpace(out)
+	})
+	at := time.Now().Add(time.Hour).UTC().Format(time.RFC3339)
+	for _, args := range [][]string{
+		{"--app", mtApp, "--tenant", "wpCorpHygiene", "--to-user", "wmAlice"},
+		{"--app", "hr", "--to-user", "zhangsan"},
+		{"--app", "xz", "--to-user", "xz-user"},
+		{"--app", "w365", "--to-user", "wps-user"},
+	} {
+		if _, errs, err := b.run("", append([]string{"send", "--config", path, "--at", at, "--text", "later"}, args...)...); err != nil {
+			t.Fatalf("send --at %v: %v\n%s", args, err, errs)
+		}
+	}
+	dashAnswers, dashTasks := scanDashboard(t, ctx, base)
+	if dashTasks < 4 {
+		t.Errorf("the dashboard lists %d tasks, want at least the 4 scheduled", dashTasks)
+	}
+
+	secrets := []string{hyWecomSecret, hyXiezuoSecret, hyWPSSecret, mtSuiteSecret, mtCBToken, mtAESKey, mtTenantKey, permCode, inst.AuthCode,
+		hyAPIToken, hyWebhookSecret, ticket} // the ticket last: the token cache holds it by design
 	issued := rec.tokens()
 	if len(issued) < 4 {
 		t.Fatalf("the proxies saw %d issued credentials, want at least a token per app: %q", len(issued), issued)
@@ -325,6 +361,14 @@ apps:
 	check("api logs", apiLogs.String(), all)
 	check("status output", strings.Join(statuses, "\n"), all)
 	check("/metrics", metricsText, all)
+	check("webhook bodies", hookBodies, all)
+	httpBytes := len(hookBodies)
+	for _, answers := range []map[string]string{apiAnswers, dashAnswers} {
+		for what, body := range answers {
+			check(what, body, all)
+			httpBytes += len(body)
+		}
+	}
 	keys := dumpRedis(ctx, t, b.rdb)
 	nStreams := 0
 	for k, v := range keys {
@@ -340,8 +384,10 @@ apps:
 	if nStreams < 4 {
 		t.Errorf("%d events streams in Redis, want one per app", nStreams)
 	}
-	t.Logf("secret hygiene: %d secrets and %d issued credentials checked in %d bytes of logs, %d status outputs, %d bytes of /metrics, %d Redis keys",
-		len(secrets), len(issued), len(logs), len(statuses), len(metricsText), len(keys))
+	t.Logf("secret hygiene: %d secrets and %d issued credentials checked in %d bytes of logs, %d status outputs, %d bytes of /metrics, %d Redis keys, "+
+		"%d webhook bodies, %d HTTP API answers, %d dashboard API answers listing %d tasks (%d bytes over HTTP)",
+		len(secrets), len(issued), len(logs), len(statuses), len(metricsText), len(keys),
+		hooks.count(), len(apiAnswers), len(dashAnswers), dashTasks, httpBytes)
 }
 
 // waitAccepted blocks on the app's events stream until id is accepted.

@@ -198,7 +198,14 @@ type Limits struct {
 	// GroupSize is how many person-times a department, tag or @all target counts
 	// against the daily cap (their members are not known). Default 100.
 	GroupSize int `yaml:"group_size"`
+	// MaxRecipients is the most targets (users plus groups) one message may
+	// name; the producer refuses a message over it on "to". Default
+	// [DefaultMaxRecipients].
+	MaxRecipients int `yaml:"max_recipients"`
 }
+
+// DefaultMaxRecipients is limits.max_recipients when the config does not set it.
+const DefaultMaxRecipients = 10000
 
 // Window is one (count, window) limit.
 type Window struct {

@@ -212,6 +212,8 @@ func setDefaults(v any) {
 			Concurrency: 20,
 			Rate:        500,
 			GroupSize:   100,
+			// MaxRecipients caps the targets of one message.
+			MaxRecipients: DefaultMaxRecipients,
 		}
 	}
 }

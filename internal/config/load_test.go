@@ -46,11 +46,12 @@ func defaultApp() App {
 			DuplicateCheckInterval: 4 * time.Hour,
 		},
 		Limits: Limits{
-			PerRecipient: []Window{{Count: 30, Window: time.Minute}, {Count: 1000, Window: time.Hour}},
-			Margin:       2 * time.Second,
-			Concurrency:  20,
-			Rate:         500,
-			GroupSize:    100,
+			PerRecipient:  []Window{{Count: 30, Window: time.Minute}, {Count: 1000, Window: time.Hour}},
+			Margin:        2 * time.Second,
+			Concurrency:   20,
+			Rate:          500,
+			GroupSize:     100,
+			MaxRecipients: 10000,
 		},
 		OnUnknown: "resend",
 	}
@@ -212,7 +213,7 @@ api:
 						"hr-bot": {
 							Provider:  "wecom",
 							Block:     &wecom.Config{Mode: "self_built", BaseURL: "http://127.0.0.1:9001/", CorpID: "ww2", AgentID: 7, Secret: "h", DuplicateCheckInterval: time.Hour},
-							Limits:    Limits{PerRecipient: []Window{{Count: 3, Window: time.Second}}, Concurrency: 20, Rate: 500, GroupSize: 100},
+							Limits:    Limits{PerRecipient: []Window{{Count: 3, Window: time.Second}}, Concurrency: 20, Rate: 500, GroupSize: 100, MaxRecipients: 10000},
 							OnUnknown: "give_up",
 						},
 						"ops_2": ops,
@@ -591,6 +592,16 @@ func TestParseErrors(t *testing.T) {
 			want: []string{"apps.hr-bot.limits.urgent_headroom: must not be negative"},
 		},
 		{
+			desc: "max_recipients zero",
+			yml:  wecomApp + "    limits: {max_recipients: 0}\n",
+			want: []string{"apps.hr-bot.limits.max_recipients: must be at least 1"},
+		},
+		{
+			desc: "max_recipients of the wrong type",
+			yml:  wecomApp + "    limits: {max_recipients: many}\n",
+			want: []string{`apps.hr-bot.limits.max_recipients: want an integer, got "many"`},
+		},
+		{
 			desc: "bad on_unknown",
 			yml:  wecomApp + "    on_unknown: retry\n",
 			want: []string{`apps.hr-bot.on_unknown: want resend or give_up, got "retry"`},
@@ -899,6 +910,32 @@ func TestPerRecipientDefaultsAndNone(t *testing.T) {
 			}
 			if got := c.Apps["hr-bot"].Limits.PerRecipient; !reflect.DeepEqual(got, tt.want) {
 				t.Errorf("per_recipient = %v, want %v", got, tt.want)
+			}
+		})
+	}
+}
+
+// limits.max_recipients defaults to DefaultMaxRecipients (10000) and may be set
+// per app.
+func TestMaxRecipientsDefaultAndSet(t *testing.T) {
+	t.Parallel()
+	for _, tt := range []struct {
+		desc string
+		yml  string
+		want int
+	}{
+		{desc: "left out: the default", yml: wecomApp, want: 10000},
+		{desc: "limits without it: the default", yml: wecomApp + "    limits: {daily: 5}\n", want: DefaultMaxRecipients},
+		{desc: "set", yml: wecomApp + "    limits: {max_recipients: 3}\n", want: 3},
+	} {
+		t.Run(tt.desc, func(t *testing.T) {
+			t.Parallel()
+			c, err := parse(t, tt.yml, map[string]string{"HR_SECRET": "s"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := c.Apps["hr-bot"].Limits.MaxRecipients; got != tt.want {
+				t.Errorf("max_recipients = %d, want %d", got, tt.want)
 			}
 		})
 	}

@@ -151,6 +151,7 @@ func (p *parser) validateLimits(path string, l *Limits) {
 	p.atLeast1(path+".concurrency", l.Concurrency)
 	p.atLeast1(path+".rate", l.Rate)
 	p.atLeast1(path+".group_size", l.GroupSize)
+	p.atLeast1(path+".max_recipients", l.MaxRecipients)
 }
 
 func (p *parser) validateAPI(c *Config) {
