@@ -63,6 +63,9 @@ type setupOpts struct {
 	// workerYAML and appYAML are extra lines of the worker and the app block.
 	workerYAML, appYAML string
 	simOptions          wecomsim.Options
+	// redisArgs, when set, starts a private redis-server with these extra
+	// arguments (redistest.StartWith), e.g. to turn AOF on.
+	redisArgs []string
 }
 
 func setup(t testing.TB, opts ...func(*setupOpts)) *testBundle {
@@ -74,7 +77,7 @@ func setup(t testing.TB, opts ...func(*setupOpts)) *testBundle {
 	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
 	t.Cleanup(cancel)
 	b := &testBundle{t: t, ctx: ctx, sends: make(chan struct{}, 100)}
-	redisYAML := b.startRedis()
+	redisYAML := b.startRedis(o.redisArgs...)
 	b.hook = &countingHook{}
 	b.rdb.AddHook(b.hook)
 
@@ -127,8 +130,13 @@ apps:
 // startRedis starts the bundle's Redis — a private server, or a 3-master
 // Redis Cluster when MSGDISPATCH_TEST_REDIS=cluster — sets b.rdb, and returns
 // the config's redis block.
-func (b *testBundle) startRedis() string {
+func (b *testBundle) startRedis(args ...string) string {
 	b.t.Helper()
+	if len(args) > 0 {
+		b.redis = redistest.StartWith(b.t, args...)
+		b.rdb = b.redis.Client()
+		return fmt.Sprintf("{addr: %q}", b.redis.Addr)
+	}
 	if os.Getenv(redistest.EnvVar) == redistest.ClusterEnv {
 		b.cluster = redistest.StartCluster(b.t)
 		b.rdb = b.cluster.Client()

@@ -59,8 +59,9 @@ type Server struct {
 
 	tb   testing.TB
 	kind string
-	bin  string // redis-server path
-	dir  string // redis-server working directory
+	bin  string   // redis-server path
+	dir  string   // redis-server working directory, kept across Kill and Restart
+	args []string // extra redis-server arguments (StartWith)
 
 	mu   sync.Mutex
 	proc *process           // running redis-server, or nil
@@ -74,10 +75,29 @@ func Start(tb testing.TB) *Server {
 	return start(tb, os.Getenv(EnvVar))
 }
 
-// start is Start with the mode (a value of EnvVar) given.
-func start(tb testing.TB, mode string) *Server {
+// StartWith is Start for a real redis-server with extra arguments appended
+// to the defaults (a later argument overrides an earlier one, e.g.
+// "--appendonly", "yes", "--appendfsync", "everysec"). The server's data
+// directory is kept across Kill and Restart, so a server started with
+// persistence comes back with what it had made durable. It skips the test
+// when only miniredis is available or chosen.
+func StartWith(tb testing.TB, args ...string) *Server {
 	tb.Helper()
-	s := &Server{tb: tb}
+	mode := os.Getenv(EnvVar)
+	if mode == KindMiniredis {
+		tb.Skip("redistest: StartWith needs a real redis-server; " + EnvVar + "=miniredis")
+	}
+	if _, err := exec.LookPath("redis-server"); err != nil && mode != KindRedisServer {
+		tb.Skip("redistest: StartWith needs redis-server on PATH")
+	}
+	return start(tb, mode, args...)
+}
+
+// start is Start with the mode (a value of EnvVar) and extra redis-server
+// arguments given.
+func start(tb testing.TB, mode string, args ...string) *Server {
+	tb.Helper()
+	s := &Server{tb: tb, args: args}
 	switch mode {
 	case "", "auto", KindRedisServer, ClusterEnv: // a test that needs one server gets one under "cluster" too
 		if bin, err := exec.LookPath("redis-server"); err == nil {
@@ -150,7 +170,8 @@ func (s *Server) Kill() {
 	}
 }
 
-// Restart starts the server again on the same address with no data, stopping
+// Restart starts the server again on the same address and data directory
+// (with no data unless StartWith turned persistence on), stopping
 // it first if it is still running. Clients from Client reconnect by themselves.
 func (s *Server) Restart() {
 	s.tb.Helper()
@@ -215,7 +236,7 @@ func (s *Server) startProcess() error {
 // It returns an error wrapping errAddrInUse when the port was taken.
 func (s *Server) startProcessLocked() error {
 	_, port, _ := net.SplitHostPort(s.Addr)
-	cmd := exec.Command(s.bin,
+	args := []string{
 		"--port", port,
 		"--bind", "127.0.0.1",
 		"--save", "",
@@ -224,7 +245,8 @@ func (s *Server) startProcessLocked() error {
 		"--daemonize", "no",
 		"--logfile", "",
 		"--loglevel", "warning",
-	)
+	}
+	cmd := exec.Command(s.bin, append(args, s.args...)...)
 	out := &limitedBuffer{limit: outputLimit}
 	cmd.Stdout, cmd.Stderr = out, out
 	setDeathSignal(cmd)

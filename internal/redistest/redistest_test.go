@@ -3,6 +3,7 @@ package redistest
 import (
 	"context"
 	"errors"
+	"os/exec"
 	"testing"
 
 	"github.com/redis/go-redis/v9"
@@ -93,5 +94,27 @@ func TestRestartWhileRunning(t *testing.T) {
 				t.Fatalf("GET after Restart = %v, want redis.Nil (empty data)", err)
 			}
 		})
+	}
+}
+
+// A server started with AOF comes back from SIGKILL with what it had fsynced.
+func TestStartWithAOFKeepsDataAcrossKill(t *testing.T) {
+	if _, err := exec.LookPath("redis-server"); err != nil {
+		t.Skip("needs redis-server")
+	}
+	t.Parallel()
+	s := StartWith(t, "--appendonly", "yes", "--appendfsync", "always")
+	ctx := context.Background()
+	rdb := s.Client()
+	if err := rdb.Set(ctx, "k", "v", 0).Err(); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := rdb.ConfigGet(ctx, "appendonly").Result(); err != nil || got["appendonly"] != "yes" {
+		t.Fatalf("CONFIG GET appendonly = %v, %v", got, err)
+	}
+	s.Kill()
+	s.Restart()
+	if got, err := rdb.Get(ctx, "k").Result(); err != nil || got != "v" {
+		t.Fatalf("GET after Kill and Restart = %q, %v, want v", got, err)
 	}
 }

@@ -77,3 +77,21 @@ func TestLocalCopyKeptOnStaleInvalidate(t *testing.T) {
 		t.Fatalf("Token = %q, %v; want the local B", tok, err)
 	}
 }
+
+// A reader that loaded a token from Redis before it was invalidated cannot put
+// it back into the local copy afterwards (found by worker's
+// TestDrillTokenRevokedWPS: the invalidating caller got the refused token back).
+func TestLocalCopyRefusesDroppedToken(t *testing.T) {
+	t.Parallel()
+	var c localCache
+	c.put("k", &entry{Tok: "old"})
+	c.drop("k", "old")
+	c.put("k", &entry{Tok: "old"}) // a late reader keeps what it read
+	if e := c.get("k"); e != nil {
+		t.Fatalf("local copy holds %q after it was invalidated", e.Tok)
+	}
+	c.put("k", &entry{Tok: "new"})
+	if e := c.get("k"); e == nil || e.Tok != "new" {
+		t.Fatalf("local copy = %v, want new", e)
+	}
+}
