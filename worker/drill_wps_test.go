@@ -51,7 +51,7 @@ type wpsDrill struct {
 
 func setupWPSDrill(t *testing.T, provider string) *wpsDrill {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 25*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), 25*time.Second+drillFaultDuration())
 	t.Cleanup(cancel)
 	d := &wpsDrill{name: provider, ctx: ctx, calls: &countingTransport{next: http.DefaultTransport}}
 	var appYAML string
