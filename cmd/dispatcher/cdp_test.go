@@ -13,6 +13,7 @@ import (
 	"os"
 	"os/exec"
 	"sync"
+	"syscall"
 	"testing"
 )
 
@@ -52,9 +53,18 @@ func startBrowser(t *testing.T, path string) *browser {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// Chromium's helper processes may still write to their profile for a
+	// moment after the browser is killed, so the profile is not a t.TempDir
+	// (whose removal would then fail the test): it is removed best-effort
+	// once the whole process group is gone.
+	profile, err := os.MkdirTemp("", "msgdispatch-chromium-")
+	if err != nil {
+		t.Fatal(err)
+	}
 	cmd := exec.Command(path, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
 		"--disable-background-networking", "--disable-component-update", "--disable-sync", "--disable-dev-shm-usage",
-		"--user-data-dir="+t.TempDir(), "--remote-debugging-pipe", "about:blank")
+		"--user-data-dir="+profile, "--remote-debugging-pipe", "about:blank")
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	cmd.ExtraFiles = []*os.File{toBrowserR, fromBrowserW} // fd 3, fd 4
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -65,8 +75,9 @@ func startBrowser(t *testing.T, path string) *browser {
 	go b.read(bufio.NewReader(fromBrowserR))
 	t.Cleanup(func() {
 		b.out.Close()
-		_ = cmd.Process.Kill() // the browser we started, by its own handle
+		_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) // the browser we started and its helpers (its own group)
 		_ = cmd.Wait()
+		_ = os.RemoveAll(profile)
 	})
 	return b
 }
