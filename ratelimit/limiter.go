@@ -389,25 +389,51 @@ type chunk struct {
 }
 
 func (l *Limiter) admit(ctx context.Context, r Request, readmit bool) (*Decision, error) {
-	c, err := l.policy(r.App)
+	chunks, spread, err := l.chunks(r, readmit)
 	if err != nil {
 		return nil, err
 	}
+	replies, err := l.run(ctx, admitScript, chunks)
+	if err != nil {
+		return nil, fmt.Errorf("ratelimit: admit %s: %w", r.MessageID, err)
+	}
+	return decide(r.MessageID, spread, chunks, replies)
+}
+
+// decide builds the Decision of the admission of message from the replies of
+// its chunks.
+func decide(message string, spread int64, chunks []chunk, replies [][]any) (*Decision, error) {
+	d := &Decision{Spread: time.Duration(spread) * time.Millisecond, Calls: len(chunks)}
+	for k, rep := range replies {
+		if err := d.add(rep, chunks[k].rcpt, k == 0); err != nil {
+			return nil, fmt.Errorf("ratelimit: admit %s: %w", message, err)
+		}
+	}
+	return d, nil
+}
+
+// chunks builds the admission script calls of r (ChunkSize recipients each)
+// and returns the message's spread in ms.
+func (l *Limiter) chunks(r Request, readmit bool) ([]chunk, int64, error) {
+	c, err := l.policy(r.App)
+	if err != nil {
+		return nil, 0, err
+	}
 	if err := checkRequest(r.Tenant, r.MessageID); err != nil {
-		return nil, err
+		return nil, 0, err
 	}
 	if r.GroupCost < 0 {
-		return nil, fmt.Errorf("ratelimit: group cost %d: negative", r.GroupCost)
+		return nil, 0, fmt.Errorf("ratelimit: group cost %d: negative", r.GroupCost)
 	}
 	rcpts, err := dedupe(r.Recipients)
 	if err != nil {
-		return nil, err
+		return nil, 0, err
 	}
 	if len(rcpts) == 0 && r.GroupCost == 0 {
-		return nil, errors.New("ratelimit: nothing to admit: no recipients and no group cost")
+		return nil, 0, errors.New("ratelimit: nothing to admit: no recipients and no group cost")
 	}
 	if err := CheckCollapseKey(r.CollapseKey); err != nil {
-		return nil, err
+		return nil, 0, err
 	}
 	spread := int64(0)
 	if c.spread > 0 {
@@ -489,17 +515,7 @@ func (l *Limiter) admit(ctx context.Context, r Request, readmit bool) (*Decision
 		}
 		chunks = append(chunks, ch)
 	}
-	replies, err := l.run(ctx, admitScript, chunks)
-	if err != nil {
-		return nil, fmt.Errorf("ratelimit: admit %s: %w", r.MessageID, err)
-	}
-	d := &Decision{Spread: time.Duration(spread) * time.Millisecond, Calls: len(chunks)}
-	for k, rep := range replies {
-		if err := d.add(rep, chunks[k].rcpt, k == 0); err != nil {
-			return nil, fmt.Errorf("ratelimit: admit %s: %w", r.MessageID, err)
-		}
-	}
-	return d, nil
+	return chunks, spread, nil
 }
 
 // add merges the reply of one chunk into d.

@@ -20,20 +20,32 @@ type Semaphore struct {
 // NewSemaphore returns a Semaphore on rdb.
 func NewSemaphore(rdb redis.UniversalClient) *Semaphore { return &Semaphore{rdb: rdb} }
 
+// SemAcquireFuncLua defines the Lua function semAcquire(key, limit, leasems,
+// id): semAcquireScript's body, for another package's script that takes a
+// slot in one step with its own writes (a key of the script: on Redis
+// Cluster only with keys of the same slot). It returns true when the slot was
+// taken, false when the semaphore is full.
+const SemAcquireFuncLua = `
+local function semAcquire(key, limit, leasems, id)
+  local t = redis.call('TIME')
+  local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+  redis.call('ZREMRANGEBYSCORE', key, '-inf', now)
+  if redis.call('ZCARD', key) >= tonumber(limit) then return false end
+  redis.call('ZADD', key, now + tonumber(leasems), id)
+  redis.call('PEXPIRE', key, leasems)
+  return true
+end
+`
+
 // semAcquireScript takes a slot if fewer than limit unexpired leases are held.
 //
 // KEYS[1] the semaphore's sorted set (member = lease id, score = lease end ms)
 // ARGV[1] limit, ARGV[2] lease ms, ARGV[3] lease id
 //
 // Returns 1 when the slot was taken, 0 when the semaphore is full.
-var semAcquireScript = redis.NewScript(`
-local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now)
-if redis.call('ZCARD', KEYS[1]) >= tonumber(ARGV[1]) then return 0 end
-redis.call('ZADD', KEYS[1], now + tonumber(ARGV[2]), ARGV[3])
-redis.call('PEXPIRE', KEYS[1], ARGV[2])
-return 1
+var semAcquireScript = redis.NewScript(SemAcquireFuncLua + `
+if semAcquire(KEYS[1], ARGV[1], ARGV[2], ARGV[3]) then return 1 end
+return 0
 `)
 
 // SemaphoreKey is the Redis key of the semaphore of a provider's company.
@@ -62,11 +74,10 @@ type Lease struct {
 // [Semaphore.Load]) and returns the function that reads the outcome once p has
 // run: the Lease, or nil when all slots were taken.
 func (s *Semaphore) QueueAcquire(ctx context.Context, p redis.Scripter, key string, limit int, lease time.Duration) func() (*Lease, error) {
-	var b [8]byte
-	if _, err := rand.Read(b[:]); err != nil {
+	id, err := leaseID()
+	if err != nil {
 		return func() (*Lease, error) { return nil, fmt.Errorf("ratelimit: semaphore %s: %w", key, err) }
 	}
-	id := hex.EncodeToString(b[:])
 	var cmd *redis.Cmd
 	if _, pipelined := p.(redis.Pipeliner); pipelined {
 		cmd = semAcquireScript.EvalSha(ctx, p, []string{key}, limit, lease.Milliseconds(), id)
@@ -84,6 +95,31 @@ func (s *Semaphore) QueueAcquire(ctx context.Context, p redis.Scripter, key stri
 		return &Lease{s: s, key: key, id: id}, nil
 	}
 }
+
+func leaseID() (string, error) {
+	var b [8]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		return "", err
+	}
+	return hex.EncodeToString(b[:]), nil
+}
+
+// Candidate returns a lease of key not yet taken, for a script that takes it
+// with semAcquire (SemAcquireFuncLua) and its ID; it holds a slot only once
+// that script said so.
+func (s *Semaphore) Candidate(key string) (*Lease, error) {
+	id, err := leaseID()
+	if err != nil {
+		return nil, fmt.Errorf("ratelimit: semaphore %s: %w", key, err)
+	}
+	return &Lease{s: s, key: key, id: id}, nil
+}
+
+// Key is the semaphore the lease is a slot of.
+func (l *Lease) Key() string { return l.key }
+
+// ID is the lease's member in the semaphore's sorted set.
+func (l *Lease) ID() string { return l.id }
 
 // Load loads the semaphore's script into Redis, for pipelines (QueueAcquire);
 // a pipeline that failed with NOSCRIPT may be run again after it.
