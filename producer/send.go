@@ -69,9 +69,10 @@ func (c *Client) Send(ctx context.Context, msg providers.Message, opts ...SendOp
 		}
 		expires = from.Add(c.cfg.Worker.MessageTTL)
 	}
-	j := &job.Send{ID: job.NewID(msg.App, now), Message: msg, Urgent: o.Urgent, NotBefore: notBefore, ExpiresAt: expires, Queue: queue, Collapse: o.Collapse}
-	rec := &record.Record{ID: j.ID, App: msg.App, State: record.Queued, Job: j, IdempotencyKey: o.Key, CreatedAt: now, UpdatedAt: now, Enqueued: true}
-	hash := "" // only an idempotency key's record keeps it (record.Store.Create)
+	j := &job.Send{ID: job.NewID(msg.App, now), Message: msg, Urgent: o.Urgent, NotBefore: notBefore, ExpiresAt: expires, Queue: queue, Collapse: o.Collapse,
+		CreatedAt: now, IdempotencyKey: o.Key}
+	rec := record.New(j) // the job says what the record says: the worker's first run need not read it
+	hash := ""           // only an idempotency key's record keeps it (record.Store.Create)
 	if o.Key != "" {
 		var err error
 		if hash, err = bodyHash(&msg, &o); err != nil {

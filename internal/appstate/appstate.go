@@ -26,6 +26,16 @@ type Store struct{ rdb redis.UniversalClient }
 func New(rdb redis.UniversalClient) *Store { return &Store{rdb: rdb} }
 
 // pauseKey is the pause of app, or of one of its tenants when tenant is not empty.
+// PauseKeys are the keys whose existence pauses a message of app's tenant:
+// the app's pause and, when tenant is not "", the tenant's.
+func PauseKeys(app, tenant string) []string {
+	keys := []string{pauseKey(app, "")}
+	if tenant != "" {
+		keys = append(keys, pauseKey(app, tenant))
+	}
+	return keys
+}
+
 func pauseKey(app, tenant string) string {
 	if tenant == "" {
 		return "msgd:{" + app + "}:pause"
@@ -57,11 +67,7 @@ func (s *Store) Paused(ctx context.Context, app, tenant string) (*Pause, error) 
 // QueuePaused adds the read of Paused to p (a pipeline, or the client itself) and
 // returns the function that decodes it once p has run.
 func (s *Store) QueuePaused(ctx context.Context, p redis.Cmdable, app, tenant string) func() (*Pause, error) {
-	keys := []string{pauseKey(app, "")}
-	if tenant != "" {
-		keys = append(keys, pauseKey(app, tenant))
-	}
-	cmd := p.MGet(ctx, keys...)
+	cmd := p.MGet(ctx, PauseKeys(app, tenant)...)
 	return func() (*Pause, error) {
 		vals, err := cmd.Result()
 		if err != nil {

@@ -55,6 +55,13 @@ type Send struct {
 	Generation int `json:"generation,omitempty"`
 	// Collapse is the message's collapse key and mode (nil: none).
 	Collapse *Collapse `json:"collapse,omitempty"`
+	// CreatedAt is when the producer created the message, as its record says
+	// (zero in the jobs of producers before it: their first run reads the
+	// record before anything else).
+	CreatedAt time.Time `json:"created_at,omitzero"`
+	// IdempotencyKey is the producer's idempotency key of the message, as its
+	// record says ("" when none).
+	IdempotencyKey string `json:"idempotency_key,omitempty"`
 }
 
 // Collapse modes of [Collapse.Mode].

@@ -92,6 +92,9 @@ return 1
 // writes nothing and returns ErrCancelled. (The worker's send path uses
 // Begin, which also moves the quota ledger.)
 func (s *Store) SaveUnlessCancelled(ctx context.Context, rec *Record, ttl time.Duration) error {
+	if rec.assumed {
+		return fmt.Errorf("record: save %s: %w", rec.ID, ErrAssumed)
+	}
 	e, err := rec.encode()
 	if err != nil {
 		return err
@@ -153,6 +156,9 @@ return 1
 // record is still the version old (as GetRaw returned it); otherwise it returns
 // ErrChanged. The cancel task uses it to end a message no task owns any more.
 func (s *Store) CompareAndSave(ctx context.Context, rec *Record, old, typ, detail string, ttl time.Duration) error {
+	if rec.assumed {
+		return fmt.Errorf("record: save %s: %w", rec.ID, ErrAssumed)
+	}
 	ev := rec.nextEvent(typ, detail)
 	e, err := rec.encode()
 	if err != nil {

@@ -173,6 +173,8 @@ type Record struct {
 	// stored is what Redis holds of the job and the parts, as this Record last
 	// read or wrote them: a write rewrites only what changed (see layout.go).
 	stored stored
+	// assumed: built from the task (Assumed), not read; see first_run.go.
+	assumed bool
 }
 
 // Invalid returns every recipient a provider refused, over all parts.

@@ -110,6 +110,9 @@ return {1, led}
 // and the error wraps ErrLedgerRefused. It returns the ledger's reply, for
 // ledger.Transition. ttl is how long the record lives.
 func (s *Store) Begin(ctx context.Context, rec *Record, i int, ledger *ratelimit.LedgerCall, ttl time.Duration) (any, error) {
+	if rec.assumed {
+		return nil, fmt.Errorf("record: begin %s part %d: %w", rec.ID, i, ErrAssumed)
+	}
 	e, err := rec.encode(i)
 	if err != nil {
 		return nil, err
@@ -186,6 +189,9 @@ func (st *Settle) Result() (any, error) {
 // (numbered now). A terminal record is kept for retention from now, and its
 // idempotency key for IdempotencyHold; a live one for ttl.
 func (s *Store) PrepareSettle(rec *Record, i int, ledger *ratelimit.LedgerCall, typ, detail string, ttl, retention time.Duration) (*Settle, error) {
+	if rec.assumed {
+		return nil, fmt.Errorf("record: settle %s: %w", rec.ID, ErrAssumed)
+	}
 	var e *encoded
 	var err error
 	if rec.State.Terminal() {
@@ -221,7 +227,7 @@ func (s *Store) PrepareSettle(rec *Record, i int, ledger *ratelimit.LedgerCall, 
 // LoadScripts loads the send path's scripts into Redis, for pipelines; a
 // pipeline that failed with NOSCRIPT (Redis restarted) may run again after it.
 func (s *Store) LoadScripts(ctx context.Context) error {
-	for _, sc := range []*redis.Script{beginScript, settleScript} {
+	for _, sc := range []*redis.Script{beginScript, beginFirstScript, settleScript} {
 		if err := sc.Load(ctx, s.rdb).Err(); err != nil {
 			return fmt.Errorf("record: load scripts: %w", err)
 		}

@@ -179,6 +179,9 @@ func (s *Store) QueueGetKnown(ctx context.Context, p redis.Cmdable, app, id stri
 // retention from now, and its idempotency key for IdempotencyHold; a live one
 // for ttl.
 func (s *Store) Save(ctx context.Context, rec *Record, typ, detail string, ttl, retention time.Duration) error {
+	if rec.assumed {
+		return fmt.Errorf("record: save %s: %w", rec.ID, ErrAssumed)
+	}
 	ev := rec.nextEvent(typ, detail)
 	e, err := rec.encode()
 	if err != nil {
