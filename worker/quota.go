@@ -82,30 +82,12 @@ func (c *tenantCaps) dailyCap(app, corp string) int {
 // earliest legal slot (sent by a follow-up task). It returns the recipients to
 // render now and the decision's time.
 func (w *Worker) admitNew(ctx context.Context, rec *record.Record, j *job.Send) (providers.Recipients, time.Time, map[string]ratelimit.Digest, error) {
-	app := w.cfg.Apps[j.Message.App]
 	to := j.Message.To
-	orig := map[string]string{} // quota key → id as the producer spelled it
-	keys := make([]string, 0, len(to.Users))
-	for _, u := range to.Users {
-		k := quotaKey(app, u)
-		if _, dup := orig[k]; !dup {
-			orig[k] = u
-			keys = append(keys, k)
-		}
-	}
-	groups := len(to.Depts) + len(to.Tags) + len(to.Chats)
-	if to.All {
-		groups++
-	}
 	if !w.quotaOn(j.Message.App) { // nothing to enforce: everybody now
 		rec.Generations = j.Generation + 1
 		return to, w.now(), nil, nil
 	}
-	req := ratelimit.Request{
-		App: j.Message.App, Tenant: corpOf(app, j.Message.Tenant), MessageID: j.ID, Generation: j.Generation,
-		Recipients: keys, GroupCost: groups * app.Limits.GroupSize, Urgent: j.Urgent, NotAfter: j.ExpiresAt,
-	}
-	collapseRequest(&req, j)
+	req, orig := w.admission(j)
 	d, err := w.quota.Admit(ctx, req)
 	if err != nil {
 		return providers.Recipients{}, time.Time{}, nil, fmt.Errorf("message %s: quota: %w", j.ID, err)
@@ -143,6 +125,32 @@ func (w *Worker) admitNew(ctx context.Context, rec *record.Record, j *job.Send) 
 		digests[orig[k]] = g
 	}
 	return now, d.Now, digests, nil
+}
+
+// admission is the quota request of generation j's recipients, and the map
+// of quota key → id as the producer spelled it.
+func (w *Worker) admission(j *job.Send) (ratelimit.Request, map[string]string) {
+	app := w.cfg.Apps[j.Message.App]
+	to := j.Message.To
+	orig := map[string]string{}
+	keys := make([]string, 0, len(to.Users))
+	for _, u := range to.Users {
+		k := quotaKey(app, u)
+		if _, dup := orig[k]; !dup {
+			orig[k] = u
+			keys = append(keys, k)
+		}
+	}
+	groups := len(to.Depts) + len(to.Tags) + len(to.Chats)
+	if to.All {
+		groups++
+	}
+	req := ratelimit.Request{
+		App: j.Message.App, Tenant: corpOf(app, j.Message.Tenant), MessageID: j.ID, Generation: j.Generation,
+		Recipients: keys, GroupCost: groups * app.Limits.GroupSize, Urgent: j.Urgent, NotAfter: j.ExpiresAt,
+	}
+	collapseRequest(&req, j)
+	return req, orig
 }
 
 // partKeys are the quota keys of a part's users.

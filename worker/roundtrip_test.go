@@ -11,9 +11,10 @@ import (
 )
 
 // The dispatcher's own Redis round trips (asynq's aside) for one accepted
-// single-recipient message, producer and worker together: at most 5 with
-// quotas (create; read + company slot; admit; begin; settle + slot back), 4
-// without.
+// single-recipient message, producer and worker together: 3 with quotas or
+// without (create; [admission +] begin with the first-run checks and the
+// company slot; settle + slot back). The first run reads nothing
+// (first_run.go).
 func TestRoundTripsPerAcceptedMessage(t *testing.T) {
 	t.Parallel()
 	tests := []struct {
@@ -21,8 +22,8 @@ func TestRoundTripsPerAcceptedMessage(t *testing.T) {
 		quotas bool
 		max    int64
 	}{
-		{desc: "quotas on", quotas: true, max: 5},
-		{desc: "quotas off", quotas: false, max: 4},
+		{desc: "quotas on", quotas: true, max: 3},
+		{desc: "quotas off", quotas: false, max: 3},
 	}
 	for _, tc := range tests {
 		t.Run(tc.desc, func(t *testing.T) {

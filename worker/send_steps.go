@@ -34,6 +34,9 @@ type sendRun struct {
 	// admittedAt is when this run's quota decision was made (zero: not in
 	// this run).
 	admittedAt time.Time
+	// admit is the admission of a first run's recipients, all expected to be
+	// charged now, to run with its first begin (first_run.go).
+	admit *ratelimit.AdmitCall
 	// lastClass is the class of this run's last failed request ("" if none).
 	lastClass string
 }
@@ -49,14 +52,15 @@ func (r *sendRun) releaseSlot(ctx context.Context) {
 	}
 }
 
-// load decodes the task and reads, in one round trip, the record, the
+// load decodes the task and — unless assume and the run may assume its record
+// as the producer wrote it (first_run.go) — reads, in one round trip, the record, the
 // tombstone, the app's pauses and the newest update content (all under the
 // app's hash tag) and, unless the task started early, takes a slot of the
 // company's semaphore for the first request (another slot, pipelined, not
 // atomic). A nil run means the handler returns err at once: an undecodable
 // payload is archived with the reason, an app this worker does not know
 // waits, a finished message has nothing to do.
-func (w *Worker) load(ctx context.Context, t *asynq.Task) (*sendRun, error) {
+func (w *Worker) load(ctx context.Context, t *asynq.Task, assume bool) (*sendRun, error) {
 	j, err := job.DecodeSend(t.Payload())
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", err, asynq.SkipRetry)
@@ -67,6 +71,9 @@ func (w *Worker) load(ctx context.Context, t *asynq.Task) (*sendRun, error) {
 		return nil, w.deferRun(ctx, nil, j, time.Minute, fmt.Sprintf("app %q is not configured on this worker", j.Message.App))
 	}
 	r := &sendRun{j: j, prov: prov}
+	if assume && w.assume(r, t.Payload()) {
+		return r, nil
+	}
 	var (
 		getRec   func() (*record.Record, error)
 		getLease func() (*ratelimit.Lease, error)
@@ -184,8 +191,15 @@ func (w *Worker) admitAndRender(ctx context.Context, r *sendRun) (bool, error) {
 		return false, nil // decided by an earlier run
 	}
 	nsup := len(rec.Superseded)
-	to, _, digests, err := w.admitNew(ctx, rec, j)
-	if err != nil {
+	var (
+		to      providers.Recipients
+		digests map[string]ratelimit.Digest
+	)
+	if ok, err := w.admitWithBegin(r); err != nil {
+		return true, err
+	} else if ok { // expected to charge everybody now; checked by the ledger in begin
+		to = j.Message.To
+	} else if to, _, digests, err = w.admitNew(ctx, rec, j); err != nil {
 		return true, err
 	}
 	r.admittedAt = w.now()
@@ -206,6 +220,9 @@ func (w *Worker) admitAndRender(ctx context.Context, r *sendRun) (bool, error) {
 	parts, err := w.prepareDigests(ctx, r.prov, &msg, j, digests)
 	if err != nil {
 		return true, w.prepareFailed(ctx, rec, j, err)
+	}
+	if r.admit != nil && len(parts) != 1 { // the ledger checks only the first part's recipients
+		return true, fmt.Errorf("message %s: %d parts to admit: %w", j.ID, len(parts), record.ErrAssumed)
 	}
 	if err := w.indexRefs(ctx, rec, parts); err != nil {
 		return true, err
@@ -253,11 +270,11 @@ func (w *Worker) sendPart(ctx context.Context, r *sendRun, i int) (bool, error) 
 		}
 		admitted = w.now()
 	}
-	req, err := w.beforeRequest(ctx, j, r.prov, &r.held)
+	req, err := w.beforeRequest(ctx, r)
 	if err != nil {
 		return true, w.asDefer(ctx, rec, j, err)
 	}
-	if err := w.begin(ctx, rec, j, i); err != nil { // nothing was written
+	if err := w.begin(ctx, r, i, req); err != nil { // nothing was written
 		req.end(ctx, context.Canceled)
 		if errors.Is(err, record.ErrCancelled) { // the tombstone came first: nothing leaves
 			return true, w.endCancelled(ctx, rec, j)
@@ -292,6 +309,9 @@ func (w *Worker) bookFollowUp(ctx context.Context, r *sendRun) (bool, error) {
 	rec := r.rec
 	if len(rec.Booked) == 0 {
 		return false, nil
+	}
+	if rec.IsAssumed() { // confirm the record before enqueueing anything
+		return true, fmt.Errorf("message %s: book a follow-up: %w", rec.ID, record.ErrAssumed)
 	}
 	if err := w.enqueueFollowUp(ctx, rec, r.j); err != nil {
 		return true, err

@@ -19,12 +19,14 @@ import (
 // (asynq's own aside; README "How a message travels"):
 //
 //	producer  create the record (marked to be enqueued)
-//	worker    read record, tombstone, pauses, newest update + take a company slot (one pipeline)
-//	          quota admission (quotas on)
-//	          begin: tombstone check + part sending + ledger sending (one script)
+//	worker    quota admission (quotas on)
+//	          begin: first-run checks + tombstone check + company slot + part sending + ledger sending (one script)
 //	          settle: ledger sent + part + record state + event (one script) + give the slot back (one pipeline)
 //
-// The token comes from the process's copy (tokenstore Options.Local).
+// That is a first run (first_run.go). A later run, and a first run on Redis
+// Cluster, first reads the record, tombstone, pauses and newest update and
+// takes a company slot (one pipeline), then begins with the plain begin
+// script. The token comes from the process's copy (tokenstore Options.Local).
 
 // quotaOn reports whether app has quotas to enforce: per-recipient windows, a
 // daily cap, or tenants whose seats make one. Without, the quota steps
@@ -46,6 +48,9 @@ func (w *Worker) pipelined(ctx context.Context, fn func(redis.Pipeliner) error) 
 				return err
 			}
 			if err := w.sem.Load(ctx); err != nil {
+				return err
+			}
+			if err := w.quota.Load(ctx); err != nil {
 				return err
 			}
 			continue
@@ -72,22 +77,25 @@ func (w *Worker) semaphoreOf(j *job.Send, prov providers.Provider) (key string, 
 // inFlight is one admitted provider request: its company slot and its breaker
 // ticket.
 type inFlight struct {
-	lease *ratelimit.Lease
+	lease *ratelimit.Lease // nil until a first run's begin took it
 	done  func(error)
 }
 
 // end gives the slot back and reports the outcome to the breaker.
 func (f *inFlight) end(ctx context.Context, err error) {
-	f.lease.Release(context.WithoutCancel(ctx))
+	if f.lease != nil {
+		f.lease.Release(context.WithoutCancel(ctx))
+	}
 	f.done(err)
 }
 
-// beforeRequest admits one provider request: this process's call rate for the
-// app, the (provider, app) breaker, and the company's cluster-wide concurrency
-// — the slot *held when the run took one with its first read (it is then
-// used, and *held set to nil). A refusal is a *DeferError.
-func (w *Worker) beforeRequest(ctx context.Context, j *job.Send, prov providers.Provider, held **ratelimit.Lease) (*inFlight, error) {
-	app := w.cfg.Apps[j.Message.App]
+// beforeRequest admits one provider request of r: this process's call rate
+// for the app, the (provider, app) breaker, and the company's cluster-wide
+// concurrency — the slot r held when the run took one with its first read (it
+// is then used, and r.held set to nil); a first run on an assumed record
+// takes it in its begin (BeginFirst). A refusal is a *DeferError.
+func (w *Worker) beforeRequest(ctx context.Context, r *sendRun) (*inFlight, error) {
+	j, prov := r.j, r.prov
 	if err := w.rates[j.Message.App].Wait(ctx); err != nil {
 		return nil, Defer(0, "worker shutting down")
 	}
@@ -96,8 +104,11 @@ func (w *Worker) beforeRequest(ctx context.Context, j *job.Send, prov providers.
 	if err != nil { // open, or its half-open probe is already out
 		return nil, Defer(w.cfg.Worker.Breaker.Timeout, fmt.Sprintf("circuit breaker %s/%s: %v", prov.Name(), j.Message.App, err))
 	}
-	lease := *held
-	*held = nil
+	if r.rec.IsAssumed() {
+		return &inFlight{done: done}, nil
+	}
+	lease := r.held
+	r.held = nil
 	if lease == nil {
 		key, limit, d := w.semaphoreOf(j, prov)
 		lease, err = w.sem.QueueAcquire(ctx, w.rdb, key, limit, d)()
@@ -106,20 +117,28 @@ func (w *Worker) beforeRequest(ctx context.Context, j *job.Send, prov providers.
 			if err != nil {
 				return nil, err
 			}
-			return nil, Defer(100*time.Millisecond+rand.N(400*time.Millisecond), fmt.Sprintf("%d requests already in flight to the company", app.Limits.Concurrency))
+			return nil, w.slotsBusy(j)
 		}
 	}
 	return &inFlight{lease: lease, done: done}, nil
+}
+
+// slotsBusy is the deferral of a request whose company has every slot taken.
+func (w *Worker) slotsBusy(j *job.Send) error {
+	return Defer(100*time.Millisecond+rand.N(400*time.Millisecond), fmt.Sprintf("%d requests already in flight to the company", w.cfg.Apps[j.Message.App].Limits.Concurrency))
 }
 
 // begin marks part i sending before its request leaves — attempt number and
 // time in the record, its recipients in the quota ledger — in one step with
 // checking the tombstone (record.Begin): a re-run after a crash then tells
 // "never left" from "may have left" (G3), and no request leaves after a cancel
-// (G2). Refused, it writes nothing and leaves rec as it was: the error wraps
-// record.ErrCancelled, or is a *DeferError when the ledger refused (the next
-// run re-admits the part).
-func (w *Worker) begin(ctx context.Context, rec *record.Record, j *job.Send, i int) error {
+// (G2). On a record assumed as its producer wrote it, the same step checks
+// that assumption and takes req's company slot (record.BeginFirst). Refused,
+// it writes nothing and leaves rec as it was: the error wraps
+// record.ErrCancelled or record.ErrAssumed, or is a *DeferError when the
+// ledger refused (the next run re-admits the part) or no slot was free.
+func (w *Worker) begin(ctx context.Context, r *sendRun, i int, req *inFlight) error {
+	rec, j := r.rec, r.j
 	p := &rec.Parts[i]
 	was, state, wait, at := *p, rec.State, rec.Wait, rec.UpdatedAt
 	now := w.now()
@@ -130,19 +149,29 @@ func (w *Worker) begin(ctx context.Context, rec *record.Record, j *job.Send, i i
 		p.FirstSentAt = now
 	}
 	rec.State, rec.Wait, rec.UpdatedAt = record.Sending, nil, now
+	undo := func() { *p, rec.State, rec.Wait, rec.UpdatedAt = was, state, wait, at }
 	var call *ratelimit.LedgerCall
 	if w.quotaOn(j.Message.App) {
 		var err error
 		if call, err = w.quota.PrepareMarkSending(w.ref(j, p)); err != nil {
-			*p, rec.State, rec.Wait, rec.UpdatedAt = was, state, wait, at
+			undo()
 			return fmt.Errorf("message %s: quota ledger: %w", j.ID, err)
 		}
 	}
-	reply, err := w.records.Begin(context.WithoutCancel(ctx), rec, i, call, w.liveTTL(rec))
+	var reply any
+	var err error
+	if rec.IsAssumed() {
+		reply, err = w.beginFirst(ctx, r, i, call, req)
+	} else {
+		reply, err = w.records.Begin(context.WithoutCancel(ctx), rec, i, call, w.liveTTL(rec))
+	}
 	if err == nil {
 		return nil
 	}
-	*p, rec.State, rec.Wait, rec.UpdatedAt = was, state, wait, at
+	undo()
+	if errors.Is(err, record.ErrSemaphoreFull) {
+		return w.slotsBusy(j)
+	}
 	if errors.Is(err, record.ErrLedgerRefused) && call != nil {
 		tr, terr := call.Transition(reply)
 		if terr != nil || len(tr.Refused) == 0 {

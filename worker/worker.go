@@ -61,7 +61,10 @@ type Worker struct {
 	quota     *ratelimit.Limiter
 	enqueuer  *asynq.Client
 	// rdb is the Redis client, for the worker's own counters.
-	rdb     redis.UniversalClient
+	rdb redis.UniversalClient
+	// oneSlot: rdb is not a Redis Cluster, so that a script may take the
+	// company's semaphore slot with the record's writes (first_run.go).
+	oneSlot bool
 	rates   map[string]*rate.Limiter
 	now     func() time.Time
 	metrics *metrics.Metrics
@@ -136,6 +139,8 @@ func New(opts Options) (*Worker, error) {
 	w.quota = quota
 	w.enqueuer = asynq.NewClientFromRedisClient(opts.Redis)
 	w.rdb = opts.Redis
+	_, cluster := opts.Redis.(*redis.ClusterClient)
+	w.oneSlot = !cluster
 	tokens := tokenstore.New(opts.Redis, tokenstore.Options{Local: true}) // a fresh token costs no Redis call
 	for name, app := range opts.Config.Apps {
 		p, err := catalog.New(name, app, catalog.Deps{Tokens: countedTokens{tokens, w.metrics, name}, HTTP: hc, Redis: opts.Redis, Asynq: w.enqueuer, Logger: w.log, Now: w.now})
