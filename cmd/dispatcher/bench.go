@@ -27,7 +27,8 @@ var benchCommand = command{
 
 func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
-	n := fs.Int("n", 5000, "messages per side")
+	n := fs.Int("n", 5000, "messages per side and round")
+	rounds := fs.Int("rounds", 3, "times each side runs, alternating pipeline and baseline")
 	users := fs.Int("users", 1000, "distinct recipients")
 	servers := fs.Int("servers", 1, "asynq servers of the worker (and of the baseline)")
 	concurrency := fs.Int("concurrency", 10, "tasks per server")
@@ -45,13 +46,13 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if _, err := benchCommand.parse(fs, args, stdout); err != nil {
 		return err
 	}
-	o := bench.Options{N: *n, Users: *users, Servers: *servers, Concurrency: *concurrency, Latency: *latency,
+	o := bench.Options{N: *n, Rounds: *rounds, Users: *users, Servers: *servers, Concurrency: *concurrency, Latency: *latency,
 		Payload: *payload, Redis: *redisAddr, Embedded: *embedded, TaskCheckInterval: *tci, Progress: stderr,
 		Logger: slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelError}))}
 	for _, c := range []struct {
 		flag string
 		v    int
-	}{{"-n", *n}, {"-users", *users}, {"-servers", *servers}, {"-concurrency", *concurrency}, {"-payload", *payload}} {
+	}{{"-n", *n}, {"-rounds", *rounds}, {"-users", *users}, {"-servers", *servers}, {"-concurrency", *concurrency}, {"-payload", *payload}} {
 		if c.v < 1 {
 			return fmt.Errorf("bench: %s %d: must be at least 1", c.flag, c.v)
 		}

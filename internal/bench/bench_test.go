@@ -79,7 +79,8 @@ func TestTinyRunJSON(t *testing.T) {
 			if tc.idle {
 				n = 5
 			}
-			r, err := bench.Run(b.ctx, bench.Options{Sim: wecom, N: n, Users: 20, Quotas: tc.quotas, Payload: 64,
+			const rounds = 2
+			r, err := bench.Run(b.ctx, bench.Options{Sim: wecom, N: n, Rounds: rounds, Users: 20, Quotas: tc.quotas, Payload: 64,
 				TaskCheckInterval: 10 * time.Millisecond}, tc.idle)
 			if err != nil {
 				t.Fatal(err)
@@ -102,8 +103,8 @@ func TestTinyRunJSON(t *testing.T) {
 						t.Errorf("%s.%s = %v, want a positive number", name, f, s[f])
 					}
 				}
-				if s["messages"] != float64(n) {
-					t.Errorf("%s.messages = %v, want %d", name, s["messages"], n)
+				if s["messages"] != float64(n*rounds) {
+					t.Errorf("%s.messages = %v, want %d (%d rounds of %d)", name, s["messages"], n*rounds, rounds, n)
 				}
 				if s["p50_ms"].(float64) > s["p99_ms"].(float64) {
 					t.Errorf("%s: p50 %v above p99 %v", name, s["p50_ms"], s["p99_ms"])
@@ -114,11 +115,8 @@ func TestTinyRunJSON(t *testing.T) {
 			}
 			p, bl := r.Pipeline, r.Baseline
 			// The pipeline's round trips beyond asynq's, producer included:
-			// 5 with quotas, 4 without (worker's TestRoundTripsPerAcceptedMessage).
-			want := 4.0
-			if tc.quotas {
-				want = 5
-			}
+			// 3 with quotas or without (worker's TestRoundTripsPerAcceptedMessage).
+			want := 3.0
 			// The exact count is TestRoundTripsPerAcceptedMessage's; here a
 			// loaded machine may re-admit a part that waited past half the
 			// margin (one more round trip for that message), so only a sane
@@ -131,6 +129,9 @@ func TestTinyRunJSON(t *testing.T) {
 				t.Errorf("baseline: %.2f round trips beyond asynq's per message, want about 0", bl.OwnRoundTrips)
 			}
 			ratio := m["ratio"].(map[string]any)
+			if per, _ := ratio["throughput_rounds"].([]any); len(per) != rounds {
+				t.Errorf("ratio.throughput_rounds = %v, want one ratio per round (%d)", ratio["throughput_rounds"], rounds)
+			}
 			if v := ratio["throughput"].(float64); v <= 0 || v != p.MsgsPerSec/bl.MsgsPerSec {
 				t.Errorf("ratio.throughput = %v, want %v", v, p.MsgsPerSec/bl.MsgsPerSec)
 			}
@@ -142,6 +143,29 @@ func TestTinyRunJSON(t *testing.T) {
 				if !strings.Contains(table.String(), w) {
 					t.Errorf("table lacks %q:\n%s", w, table.String())
 				}
+			}
+		})
+	}
+}
+
+// Settings a run would measure wrongly are refused before anything starts,
+// naming what to change.
+func TestOptionsRefused(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		desc string
+		o    bench.Options
+		want string
+	}{
+		{desc: "quotas on, too many messages per user", o: bench.Options{Sim: wecom, N: 5000, Rounds: 3, Users: 100, Quotas: true}, want: "messages per user"},
+		{desc: "negative rounds", o: bench.Options{Sim: wecom, Rounds: -1}, want: "rounds"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.desc, func(t *testing.T) {
+			t.Parallel()
+			_, err := bench.Run(context.Background(), tc.o, false)
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Errorf("Run: %v, want an error naming %q", err, tc.want)
 			}
 		})
 	}

@@ -12,11 +12,11 @@ import (
 // measure runs one side: it starts its consumers, enqueues the messages
 // (all at once from one goroutine, or, idle, one at a time after the
 // previous one arrived) and collects the side's figures.
-func (e *env) measure(ctx context.Context, sd side, idle bool) (Side, error) {
+func (e *env) measure(ctx context.Context, sd side, idle bool) (Side, []time.Duration, error) {
 	n := e.o.N
 	send, stop, err := sd.start(ctx, e)
 	if err != nil {
-		return Side{}, err
+		return Side{}, nil, err
 	}
 	defer stop()
 	ctx, cancel := context.WithTimeout(ctx, e.o.Timeout)
@@ -32,7 +32,7 @@ func (e *env) measure(ctx context.Context, sd side, idle bool) (Side, error) {
 	all0, asynq0 := e.hook.snapshot()
 	if e.o.CPUProfile != nil && sd.letter == 'p' && !idle {
 		if err := pprof.StartCPUProfile(e.o.CPUProfile); err != nil {
-			return Side{}, fmt.Errorf("bench: cpu profile: %w", err)
+			return Side{}, nil, fmt.Errorf("bench: cpu profile: %w", err)
 		}
 		defer pprof.StopCPUProfile()
 	}
@@ -52,18 +52,18 @@ func (e *env) measure(ctx context.Context, sd side, idle bool) (Side, error) {
 		}
 		enq[seq] = time.Now()
 		if err := send(ctx, seq); err != nil {
-			return Side{}, err
+			return Side{}, nil, err
 		}
 		enqueued.Add(1)
 		if idle {
 			if _, err := e.rec.wait(ctx, seq+1); err != nil {
-				return Side{}, fmt.Errorf("bench: %s: %w", sd.name, err)
+				return Side{}, nil, fmt.Errorf("bench: %s: %w", sd.name, err)
 			}
 		}
 	}
 	last, err := e.rec.wait(ctx, n)
 	if err != nil {
-		return Side{}, fmt.Errorf("bench: %s: %w", sd.name, err)
+		return Side{}, nil, fmt.Errorf("bench: %s: %w", sd.name, err)
 	}
 	all1, asynq1 := e.hook.snapshot()
 	cpu1, cpuOK1 := e.redisCPU(ctx)
@@ -90,7 +90,7 @@ func (e *env) measure(ctx context.Context, sd side, idle bool) (Side, error) {
 		v := (cpu1 - cpu0) * 1e6 / fn
 		s.RedisCPUMicros = &v
 	}
-	return s, nil
+	return s, lat, nil
 }
 
 // progress writes one overwritten line every half second until done.
@@ -110,8 +110,8 @@ func (e *env) progress(name string, enqueued *atomic.Int64, done chan struct{}) 
 	}
 }
 
-// Run runs the pipeline and then the baseline against the same Redis and
-// simulator. idle enqueues one message at a time into idle queues, waiting
+// Run runs the pipeline and then the baseline, Rounds times, against the
+// same Redis and simulator. idle enqueues one message at a time into idle queues, waiting
 // for each to reach the simulator (N is then the number of messages).
 func Run(ctx context.Context, o Options, idle bool) (*Result, error) {
 	if err := o.defaults(); err != nil {
@@ -123,17 +123,31 @@ func Run(ctx context.Context, o Options, idle bool) (*Result, error) {
 	}
 	defer e.close()
 	r := &Result{Mode: "throughput", Provider: e.sim.Provider, Redis: e.redis, N: o.N, Users: o.Users, Recipients: o.Recipients,
-		Servers: o.Servers, Concurrency: o.Concurrency, Quotas: o.Quotas, LatencyMs: ms(o.Latency), Payload: o.Payload,
+		Rounds: o.Rounds, Servers: o.Servers, Concurrency: o.Concurrency, Quotas: o.Quotas, LatencyMs: ms(o.Latency), Payload: o.Payload,
 		TaskCheckIntervalMs: ms(e.cfg.Worker.TaskCheckInterval)}
 	if idle {
 		r.Mode = "idle"
 	}
-	if r.Pipeline, err = e.measure(ctx, pipelineSide, idle); err != nil {
-		return nil, err
+	// The sides alternate, round after round, so that a machine whose load
+	// drifts weighs on both alike.
+	var ps, bs []Side
+	var plat, blat [][]time.Duration
+	for range o.Rounds {
+		p, pl, err := e.measure(ctx, pipelineSide, idle)
+		if err != nil {
+			return nil, err
+		}
+		b, bl, err := e.measure(ctx, baselineSide, idle)
+		if err != nil {
+			return nil, err
+		}
+		ps, plat = append(ps, p), append(plat, pl)
+		bs, blat = append(bs, b), append(blat, bl)
+		if p.MsgsPerSec > 0 && b.MsgsPerSec > 0 {
+			r.Ratio.ThroughputRounds = append(r.Ratio.ThroughputRounds, p.MsgsPerSec/b.MsgsPerSec)
+		}
 	}
-	if r.Baseline, err = e.measure(ctx, baselineSide, idle); err != nil {
-		return nil, err
-	}
+	r.Pipeline, r.Baseline = combine(ps, plat), combine(bs, blat)
 	r.ratios()
 	return r, nil
 }

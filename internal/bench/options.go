@@ -11,8 +11,13 @@ import (
 type Options struct {
 	// Sim makes the provider simulator. Required.
 	Sim NewSim
-	// N is the number of messages per side. Default 5000.
+	// N is the number of messages per side and round. Default 5000.
 	N int
+	// Rounds is how many times each side runs, alternating (pipeline,
+	// baseline, pipeline, …), each with N messages: on a machine whose load
+	// drifts, both sides see it alike. The figures are over all rounds; the
+	// throughput ratio is also given per round. Default 3.
+	Rounds int
 	// Users is the number of distinct recipients (message i goes to user
 	// i mod Users, and the next Recipients-1). Default 1000.
 	Users int
@@ -63,6 +68,7 @@ func (o *Options) defaults() error {
 		}
 	}
 	set(&o.N, 5000)
+	set(&o.Rounds, 3)
 	set(&o.Users, 1000)
 	set(&o.Recipients, 1)
 	set(&o.Servers, 1)
@@ -71,7 +77,7 @@ func (o *Options) defaults() error {
 	for _, c := range []struct {
 		name string
 		v    int
-	}{{"n", o.N}, {"users", o.Users}, {"recipients", o.Recipients}, {"servers", o.Servers}, {"concurrency", o.Concurrency}, {"payload", o.Payload}} {
+	}{{"n", o.N}, {"rounds", o.Rounds}, {"users", o.Users}, {"recipients", o.Recipients}, {"servers", o.Servers}, {"concurrency", o.Concurrency}, {"payload", o.Payload}} {
 		if c.v < 1 {
 			return fmt.Errorf("bench: %s must be at least 1, got %d", c.name, c.v)
 		}
@@ -81,6 +87,12 @@ func (o *Options) defaults() error {
 	}
 	if o.N > 99_999_999 {
 		return fmt.Errorf("bench: n must be at most 99999999, got %d", o.N)
+	}
+	// A user gets Rounds × N × Recipients / Users pipeline messages in a
+	// minute or so: with quotas, more than 25 would meet the per-recipient
+	// window (30 a minute by default) and measure the booking, not the send.
+	if per := o.Rounds * o.N * o.Recipients / o.Users; o.Quotas && per > 25 {
+		return fmt.Errorf("bench: rounds × n × recipients / users = %d messages per user with quotas on: at most 25 (the per-recipient window is 30 a minute); raise users or lower n or rounds", per)
 	}
 	if o.Latency < 0 || o.TaskCheckInterval < 0 {
 		return fmt.Errorf("bench: latency and task check interval must not be negative")

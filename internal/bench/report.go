@@ -14,8 +14,8 @@ func WriteTable(w io.Writer, r *Result) error {
 	if r.Quotas {
 		quotas = "on"
 	}
-	fmt.Fprintf(w, "%s: provider %s, redis %s, n=%d, users=%d, recipients/msg=%d, servers=%d, concurrency=%d, quotas %s, latency %gms, payload %dB, task_check_interval %gms\n",
-		r.Mode, r.Provider, r.Redis, r.N, r.Users, r.Recipients, r.Servers, r.Concurrency, quotas, r.LatencyMs, r.Payload, r.TaskCheckIntervalMs)
+	fmt.Fprintf(w, "%s: provider %s, redis %s, n=%d × %d rounds, users=%d, recipients/msg=%d, servers=%d, concurrency=%d, quotas %s, latency %gms, payload %dB, task_check_interval %gms\n",
+		r.Mode, r.Provider, r.Redis, r.N, r.Rounds, r.Users, r.Recipients, r.Servers, r.Concurrency, quotas, r.LatencyMs, r.Payload, r.TaskCheckIntervalMs)
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintln(tw, "\tpipeline\tbaseline\tratio\t")
 	p, b, x := r.Pipeline, r.Baseline, r.Ratio
@@ -43,6 +43,13 @@ func WriteTable(w io.Writer, r *Result) error {
 	row("peak rss (MiB)", "%.1f", p.PeakRSSMB, b.PeakRSSMB, rt(x.PeakRSS))
 	if err := tw.Flush(); err != nil {
 		return err
+	}
+	if len(x.ThroughputRounds) > 1 && r.Mode == "throughput" {
+		fmt.Fprint(w, "throughput ratio per round (pipeline, then baseline, alternating):")
+		for _, v := range x.ThroughputRounds {
+			fmt.Fprintf(w, " %.2f×", v)
+		}
+		fmt.Fprintln(w)
 	}
 	return nil
 }

@@ -34,18 +34,21 @@ type Side struct {
 	// loop and the simulator together; nil where the platform does not say.
 	ProcessCPUMicros *float64 `json:"process_cpu_us_per_msg"`
 	// PeakRSSMB is the bench process's peak RSS during the side (worker,
-	// producer and simulator together), in MiB.
+	// producer and simulator together), in MiB; over several rounds, the
+	// lowest round's.
 	PeakRSSMB float64 `json:"peak_rss_mb"`
 }
 
 // Ratios are the pipeline's figures divided by the baseline's.
 type Ratios struct {
-	Throughput float64  `json:"throughput"`
-	P50        float64  `json:"p50"`
-	P99        float64  `json:"p99"`
-	RoundTrips float64  `json:"redis_roundtrips"`
-	RedisCPU   *float64 `json:"redis_cpu"`
-	PeakRSS    float64  `json:"peak_rss"`
+	// Throughput is over all rounds; ThroughputRounds is each round's.
+	Throughput       float64   `json:"throughput"`
+	ThroughputRounds []float64 `json:"throughput_rounds"`
+	P50              float64   `json:"p50"`
+	P99              float64   `json:"p99"`
+	RoundTrips       float64   `json:"redis_roundtrips"`
+	RedisCPU         *float64  `json:"redis_cpu"`
+	PeakRSS          float64   `json:"peak_rss"`
 }
 
 // Result is one run: its settings, both sides and their ratios.
@@ -55,6 +58,7 @@ type Result struct {
 	Provider            string  `json:"provider"`
 	Redis               string  `json:"redis"` // redis-server, embedded or external
 	N                   int     `json:"n"`
+	Rounds              int     `json:"rounds"`
 	Users               int     `json:"users"`
 	Recipients          int     `json:"recipients"`
 	Servers             int     `json:"servers"`
@@ -77,11 +81,12 @@ func (r *Result) ratios() {
 	}
 	p, b := r.Pipeline, r.Baseline
 	r.Ratio = Ratios{
-		Throughput: div(p.MsgsPerSec, b.MsgsPerSec),
-		P50:        div(p.P50Ms, b.P50Ms),
-		P99:        div(p.P99Ms, b.P99Ms),
-		RoundTrips: div(p.RoundTrips, b.RoundTrips),
-		PeakRSS:    div(p.PeakRSSMB, b.PeakRSSMB),
+		Throughput:       div(p.MsgsPerSec, b.MsgsPerSec),
+		ThroughputRounds: r.Ratio.ThroughputRounds,
+		P50:              div(p.P50Ms, b.P50Ms),
+		P99:              div(p.P99Ms, b.P99Ms),
+		RoundTrips:       div(p.RoundTrips, b.RoundTrips),
+		PeakRSS:          div(p.PeakRSSMB, b.PeakRSSMB),
 	}
 	if p.RedisCPUMicros != nil && b.RedisCPUMicros != nil {
 		v := div(*p.RedisCPUMicros, *b.RedisCPUMicros)
@@ -101,4 +106,60 @@ func percentiles(ds []time.Duration) (p50, p90, p99 float64) {
 		return float64(s[i]) / float64(time.Millisecond)
 	}
 	return at(0.50), at(0.90), at(0.99)
+}
+
+// combine sums the rounds of one side: messages and seconds add up (the
+// throughput is all messages over all the time), latency percentiles are
+// over every message, per-message figures are means. The peak RSS is the
+// lowest of the rounds' peaks: each bounds the worker's from above, and a
+// later round's also holds the simulator's record of the rounds before.
+func combine(rounds []Side, lats [][]time.Duration) Side {
+	if len(rounds) == 1 {
+		return rounds[0]
+	}
+	var c Side
+	var all []time.Duration
+	var redisCPU, procCPU float64
+	redisOK, procOK := true, true
+	for i, s := range rounds {
+		c.Messages += s.Messages
+		c.Seconds += s.Seconds
+		n := float64(s.Messages)
+		c.RoundTrips += s.RoundTrips * n
+		c.AsynqRoundTrips += s.AsynqRoundTrips * n
+		if s.RedisCPUMicros != nil {
+			redisCPU += *s.RedisCPUMicros * n
+		} else {
+			redisOK = false
+		}
+		if s.ProcessCPUMicros != nil {
+			procCPU += *s.ProcessCPUMicros * n
+		} else {
+			procOK = false
+		}
+		if i == 0 || s.PeakRSSMB < c.PeakRSSMB {
+			c.PeakRSSMB = s.PeakRSSMB
+		}
+		all = append(all, lats[i]...)
+	}
+	n := float64(c.Messages)
+	if n == 0 {
+		return c
+	}
+	if c.Seconds > 0 {
+		c.MsgsPerSec = n / c.Seconds
+	}
+	c.P50Ms, c.P90Ms, c.P99Ms = percentiles(all)
+	c.RoundTrips /= n
+	c.AsynqRoundTrips /= n
+	c.OwnRoundTrips = c.RoundTrips - c.AsynqRoundTrips
+	if redisOK {
+		v := redisCPU / n
+		c.RedisCPUMicros = &v
+	}
+	if procOK {
+		v := procCPU / n
+		c.ProcessCPUMicros = &v
+	}
+	return c
 }

@@ -33,7 +33,7 @@ func Sweep(ctx context.Context, o Options) ([]*Result, error) {
 	for _, srv := range SweepServers {
 		for _, rc := range SweepRecipients {
 			p := o
-			p.Servers, p.Recipients = srv, rc
+			p.Servers, p.Recipients, p.Rounds = srv, rc, 1
 			p.Users = max(o.Users, rc)
 			p.N = sweepN(o.N, rc, p.Users)
 			r, err := Run(ctx, p, false)
