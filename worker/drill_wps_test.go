@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/hibiken/asynq"
+	"github.com/redis/go-redis/v9"
 
 	"github.com/msgdispatch/msgdispatch/internal/config"
 	"github.com/msgdispatch/msgdispatch/internal/record"
@@ -39,9 +40,13 @@ const (
 type wpsDrill struct {
 	name       string
 	ctx        context.Context
+	rdb        redis.UniversalClient
 	producer   *producer.Client
 	records    *record.Store
 	calls      *countingTransport
+	bundle     *testBundle // for startChild: t and the config YAML
+	xz         *xiezuosim.Sim
+	w365       *wps365sim.Sim
 	setDown    func(bool)
 	expire     func()
 	addUser    func(string)
@@ -49,15 +54,34 @@ type wpsDrill struct {
 	archived   func() int
 }
 
-func setupWPSDrill(t *testing.T, provider string) *wpsDrill {
+// wpsDrillOpts change what setupWPSDrill builds.
+type wpsDrillOpts struct {
+	// timeout bounds the drill. Default 25 s plus drillFaultDuration.
+	timeout time.Duration
+	// noWorker starts no in-process worker (the drill starts worker
+	// processes with d.bundle.startChild).
+	noWorker bool
+	// appYAML are extra lines of the app block (limits, on_unknown).
+	appYAML string
+	// xiezuo and wps365 are the simulator's options.
+	xiezuo xiezuosim.Options
+	wps365 wps365sim.Options
+}
+
+func setupWPSDrill(t *testing.T, provider string, opts ...func(*wpsDrillOpts)) *wpsDrill {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 25*time.Second+drillFaultDuration())
+	o := wpsDrillOpts{timeout: 25*time.Second + drillFaultDuration()}
+	for _, f := range opts {
+		f(&o)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), o.timeout)
 	t.Cleanup(cancel)
 	d := &wpsDrill{name: provider, ctx: ctx, calls: &countingTransport{next: http.DefaultTransport}}
 	var appYAML string
 	switch provider {
 	case "xiezuo":
-		sim := xiezuosim.New(xiezuosim.Options{})
+		sim := xiezuosim.New(o.xiezuo)
+		d.xz = sim
 		base, err := sim.Start("127.0.0.1:0")
 		if err != nil {
 			t.Fatal(err)
@@ -82,7 +106,8 @@ func setupWPSDrill(t *testing.T, provider string) *wpsDrill {
       company_id: %s
       company_uid: bot-1`, base, xzDrillKey, xzDrillSecret, xzDrillCompany)
 	case "wps365":
-		sim := wps365sim.New(wps365sim.Options{})
+		sim := wps365sim.New(o.wps365)
+		d.w365 = sim
 		base, err := sim.Start("127.0.0.1:0")
 		if err != nil {
 			t.Fatal(err)
@@ -99,7 +124,8 @@ func setupWPSDrill(t *testing.T, provider string) *wpsDrill {
 	}
 	srv := redistest.Start(t)
 	rdb := srv.Client()
-	cfg, err := config.Parse([]byte(fmt.Sprintf(`
+	d.rdb = rdb
+	cfgYAML := fmt.Sprintf(`
 redis: {addr: %q}
 peak: {enabled: false}
 worker:
@@ -110,12 +136,17 @@ worker:
 apps:
   %s:
 %s
-`, srv.Addr, wpsDrillApp, appYAML)), nil)
+%s
+`, srv.Addr, wpsDrillApp, appYAML, o.appYAML)
+	cfg, err := config.Parse([]byte(cfgYAML), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	b := &testBundle{t: t, ctx: ctx, cfg: cfg}
-	startDrillWorker(t, b, rdb, d.calls)
+	b := &testBundle{t: t, ctx: ctx, cfg: cfg, cfgYAML: cfgYAML}
+	d.bundle = b
+	if !o.noWorker {
+		startDrillWorker(t, b, rdb, d.calls)
+	}
 	inspector := asynq.NewInspectorFromRedisClient(rdb)
 	d.archived = func() int {
 		n := 0

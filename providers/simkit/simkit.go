@@ -1,7 +1,10 @@
 // Package simkit holds what the provider simulators (wecomsim, xiezuosim,
-// wps365sim) share: a manual clock for tests and a change signal that lets a
-// test wait on what a simulator did instead of on time. Provider packages do
-// not import it; only simulators do.
+// wps365sim) share: a manual clock for tests, a change signal that lets a
+// test wait on what a simulator did instead of on time, a receipt-time quota
+// audit ([Audit]: exact sliding windows per app and recipient, recording or
+// dropping what exceeds them) and seeded probabilistic transport faults
+// ([FaultRates]: 5xx, lost answers, latency). Provider packages do not
+// import it; only simulators do.
 package simkit
 
 import (

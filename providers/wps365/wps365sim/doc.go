@@ -29,9 +29,17 @@
 //     app or posted with PostUserMessage).
 //   - Card characters are code points of the card JSON; components are the
 //     elements of each i18n item.
-//   - Faults (Inject) are answered without applying the request, except
-//     LostResponse, which applies it and drops the connection; SetDown
-//     answers 503 to everything.
+//   - Faults (Inject, one-shot; SetFaults, drawn per request at rates
+//     seeded by Options.Seed) are answered without applying the request,
+//     except LostResponse, which applies it and drops the connection;
+//     SetDown answers 503 to everything.
+//   - No rate limit is documented, so none is enforced by default. With
+//     Options.PerRecipientLimits every delivery to a user is counted per
+//     (app, user) when the request is handled (after injected latency); one
+//     over a window is recorded (Violations, AuditPeaks), or with
+//     Options.DropOverLimit silently dropped while the call still succeeds
+//     (Drops) — the audit the dispatcher's configured limits are checked
+//     against.
 //   - Callbacks: FireChallenge posts {"challenge":…}; FireCardClick posts a
 //     KSO-1 signed {"callback_name":"xz_card","app_id",…,"data":{company_id,
 //     app_ctx_id, user_id, content}} (user_id is an assumption); FireEvent

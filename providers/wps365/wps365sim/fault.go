@@ -1,8 +1,13 @@
 package wps365sim
 
 import (
+	"fmt"
 	"net/http"
+	"slices"
+	"strings"
 	"time"
+
+	"github.com/msgdispatch/msgdispatch/providers/simkit"
 )
 
 // Fault is one injected misbehaviour, consumed by the next matching
@@ -54,6 +59,7 @@ func (f Fault) On(endpoint string) Fault { f.Endpoint = endpoint; return f }
 func (f Fault) Times(n int) Fault { f.Count = n; return f }
 
 // Inject queues faults; each affects the next matching requests in order.
+// A queued fault takes precedence over [FaultRates].
 func (s *Sim) Inject(faults ...Fault) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -90,4 +96,64 @@ func (s *Sim) pickFaultLocked(endpoint string) *Fault {
 		return &cp
 	}
 	return nil
+}
+
+// String describes the fault for Request.Fault, e.g. "latency(1.2s)+http(502)".
+func (f Fault) String() string {
+	var parts []string
+	if f.Latency > 0 {
+		parts = append(parts, fmt.Sprintf("latency(%s)", f.Latency))
+	}
+	switch {
+	case f.HTTPStatus != 0:
+		parts = append(parts, fmt.Sprintf("http(%d)", f.HTTPStatus))
+	case f.Code != 0:
+		parts = append(parts, fmt.Sprintf("code(%d)", f.Code))
+	}
+	if f.Lost {
+		parts = append(parts, "lost_response")
+	}
+	return strings.Join(parts, "+")
+}
+
+// FaultRates are probabilistic faults drawn per request from a source
+// seeded by Options.Seed (see simkit.FaultRates): ServerError answers HTTP
+// 500, 502 or 503 (code 500000001) without applying the request,
+// LostResponse applies it and drops the answer, Latency delays it.
+// Endpoints are the Endpoint… constants; empty means all. They apply only
+// to a request no injected [Fault] matches, and not during an outage.
+type FaultRates = simkit.FaultRates
+
+// SetFaults replaces the fault rates; SetFaults(FaultRates{}) turns them
+// off. It returns an error, and changes nothing, if the rates are invalid
+// (simkit.FaultRates.Validate) or name an unknown endpoint.
+func (s *Sim) SetFaults(r FaultRates) error {
+	if err := r.Validate(); err != nil {
+		return fmt.Errorf("wps365sim: %w", err)
+	}
+	for _, e := range r.Endpoints {
+		switch e {
+		case EndpointToken, EndpointCreate, EndpointBatchCreate, EndpointUpdate, EndpointRecall, EndpointReply:
+		default:
+			return fmt.Errorf("wps365sim: unknown endpoint %q", e)
+		}
+	}
+	r.Endpoints = slices.Clone(r.Endpoints)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.rates = r
+	return nil
+}
+
+// drawFaultLocked draws one request's fault from the rates; nil for none.
+func (s *Sim) drawFaultLocked(endpoint string) *Fault {
+	d := s.rates.Draw(s.faultRNG, endpoint)
+	if d == (simkit.FaultDraw{}) {
+		return nil
+	}
+	f := &Fault{Endpoint: endpoint, Latency: d.Latency, Lost: d.Lost}
+	if d.Status != 0 {
+		f.HTTPStatus, f.Code, f.Msg = d.Status, CodeInternal, http.StatusText(d.Status)
+	}
+	return f
 }

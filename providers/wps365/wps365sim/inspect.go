@@ -17,6 +17,11 @@ type Request struct {
 	Code     int
 	Msg      string
 	At       time.Time
+	// Fault describes the injected or drawn fault ("latency(1.2s)+http(502)",
+	// "lost_response", "down"), or "".
+	Fault string
+	// Lost: the request was applied and its answer dropped.
+	Lost bool
 }
 
 // Message is the simulator's view of one sent message.

@@ -215,7 +215,7 @@ func (s *Sim) handleCreate(c *call) reply {
 		return invalid("invalid receiver type %q", rc.Type)
 	}
 	m := s.newMessageLocked(c, b, EndpointCreate, shared)
-	m.users, m.chatID = users, chatID
+	m.users, m.chatID = s.auditLocked(c, users), chatID
 	return ok(map[string]any{"message_id": m.id})
 }
 
@@ -293,7 +293,7 @@ func (s *Sim) handleBatch(c *call) reply {
 	}
 	slices.Sort(users)
 	m := s.newMessageLocked(c, b, EndpointBatchCreate, shared)
-	m.users = users
+	m.users = s.auditLocked(c, users)
 	return ok(map[string]any{"message_id": m.id, "invalid_receivers": invalidRs})
 }
 
@@ -326,7 +326,7 @@ func (s *Sim) handleReply(c *call) reply {
 		return fail(http.StatusNotFound, CodeNotFound, "message not found in chat")
 	}
 	m := s.newMessageLocked(c, b, EndpointReply, false)
-	m.users, m.chatID, m.replyTo = slices.Clone(ch.members), chatID, replyTo
+	m.users, m.chatID, m.replyTo = s.auditLocked(c, slices.Clone(ch.members)), chatID, replyTo
 	var raw struct {
 		Mentions json.RawMessage `json:"mentions"`
 	}

@@ -3,6 +3,7 @@ package wps365sim
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"math/rand/v2"
 	"net"
@@ -73,8 +74,23 @@ type Options struct {
 	// RecallWindow, when > 0, is how old a message may be and still be
 	// recalled (none is documented). Default 0: no limit.
 	RecallWindow time.Duration
-	// Seed seeds message ids and tokens. Default 0.
+	// Seed seeds message ids and tokens and, from a source of their own,
+	// the fault rates ([Sim.SetFaults]). Default 0.
 	Seed int64
+	// PerRecipientLimits, when set, turn on the receipt-time quota audit:
+	// every delivery of an app's message to a user (create, batch_create,
+	// reply; chat members each) is counted per (app id, user) in exact
+	// sliding windows at the simulator's clock when the request is handled
+	// (after injected latency), and one that makes a window hold more than
+	// its Count is a violation ([Sim.Violations], [Sim.AuditPeaks]). WPS
+	// documents no limit; the audit checks the ones the dispatcher is
+	// configured with. Default none: no audit. [New] panics if a limit's
+	// Count or Window is ≤ 0.
+	PerRecipientLimits []Limit
+	// DropOverLimit makes a delivery over a PerRecipientLimits window vanish
+	// silently (the call still succeeds; [Sim.Drops]): the failure mode the
+	// audit guards against. Default false: it is delivered and recorded.
+	DropOverLimit bool
 	// CallbackClient sends callbacks (Fire…). Default: a 10 s timeout client.
 	CallbackClient *http.Client
 }
@@ -101,6 +117,9 @@ type Sim struct {
 	msgs     map[string]*message
 	order    []string // message ids in send order
 	faults   []*Fault
+	rates    FaultRates
+	faultRNG *rand.Rand // draws of rates
+	audit    *simkit.Audit
 	down     bool
 	reqs     []Request
 	changed  simkit.Signal
@@ -127,7 +146,8 @@ type chat struct {
 
 // New returns a simulator with no apps; add them with [Sim.AddApp] and the
 // directory with [Sim.AddUsers], [Sim.AddDept], [Sim.AddChat],
-// [Sim.AddPartnerUser].
+// [Sim.AddPartnerUser]. It panics if Options.PerRecipientLimits holds a
+// limit with Count or Window ≤ 0.
 func New(opts Options) *Sim {
 	if opts.Clock == nil {
 		opts.Clock = time.Now
@@ -142,10 +162,15 @@ func New(opts Options) *Sim {
 	if opts.CallbackClient == nil {
 		opts.CallbackClient = &http.Client{Timeout: 10 * time.Second}
 	}
+	audit, err := simkit.NewAudit(opts.DropOverLimit, opts.PerRecipientLimits...)
+	if err != nil {
+		panic(fmt.Sprintf("wps365sim: Options.PerRecipientLimits: %v", err))
+	}
 	s := &Sim{
-		opts: opts, clock: opts.Clock,
-		ids:  rand.New(rand.NewPCG(uint64(opts.Seed), 0x5eed)),
-		apps: map[string]*app{}, tokens: map[string]*token{}, users: map[string]bool{},
+		opts: opts, clock: opts.Clock, audit: audit,
+		ids:      rand.New(rand.NewPCG(uint64(opts.Seed), 0x5eed)),
+		faultRNG: rand.New(rand.NewPCG(uint64(opts.Seed), 0x9e3779b97f4a7c15)),
+		apps:     map[string]*app{}, tokens: map[string]*token{}, users: map[string]bool{},
 		depts: map[string][]string{}, chats: map[string]*chat{}, partners: map[string]map[string]bool{},
 		msgs: map[string]*message{},
 	}
@@ -271,6 +296,9 @@ func (s *Sim) serve(endpoint string, business bool, h func(*call) reply) http.Ha
 		s.mu.Lock()
 		down := s.down
 		f := s.pickFaultLocked(endpoint)
+		if f == nil && !down {
+			f = s.drawFaultLocked(endpoint)
+		}
 		s.mu.Unlock()
 		if f != nil && f.Latency > 0 {
 			select {
@@ -306,8 +334,15 @@ func (s *Sim) serve(endpoint string, business bool, h func(*call) reply) http.Ha
 			rec.Code, _ = m["code"].(int)
 			rec.Msg, _ = m["msg"].(string)
 		}
+		switch {
+		case down:
+			rec.Fault = "down"
+		case f != nil:
+			rec.Fault = f.String()
+		}
+		rec.Lost = f != nil && f.Lost
 		s.record(rec)
-		if f != nil && f.Lost {
+		if rec.Lost {
 			if hj, okh := w.(http.Hijacker); okh {
 				if conn, _, err := hj.Hijack(); err == nil {
 					_ = conn.Close()

@@ -22,10 +22,16 @@ type testBundle struct {
 	tok   string
 }
 
-func setup(t *testing.T) *testBundle {
+// setup starts a simulator on a manual clock with app AK1 and user u1, and
+// fetches a token; opts change the simulator's options.
+func setup(t *testing.T, opts ...func(*wps365sim.Options)) *testBundle {
 	t.Helper()
 	clock := wps365sim.NewManualClock(time.Date(2025, 3, 1, 9, 0, 0, 0, time.UTC))
-	s := wps365sim.New(wps365sim.Options{Clock: clock.Now})
+	o := wps365sim.Options{Clock: clock.Now}
+	for _, f := range opts {
+		f(&o)
+	}
+	s := wps365sim.New(o)
 	s.AddApp("AK1", "sk1", "comp1")
 	s.AddUsers("u1")
 	base, err := s.Start("127.0.0.1:0")
@@ -51,7 +57,20 @@ func setup(t *testing.T) *testBundle {
 // post sends body to path, signed over signedBody (normally body itself).
 func (b *testBundle) post(t *testing.T, path string, body, signedBody []byte, sign bool) (int, map[string]any) {
 	t.Helper()
-	req, _ := http.NewRequest(http.MethodPost, b.base+path, bytes.NewReader(body))
+	status, m, err := b.try(path, body, signedBody, sign)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return status, m
+}
+
+// try is post returning a transport error (e.g. a lost answer) instead of
+// failing the test.
+func (b *testBundle) try(path string, body, signedBody []byte, sign bool) (int, map[string]any, error) {
+	req, err := http.NewRequest(http.MethodPost, b.base+path, bytes.NewReader(body))
+	if err != nil {
+		return 0, nil, err
+	}
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("Authorization", "Bearer "+b.tok)
 	if sign {
@@ -59,13 +78,16 @@ func (b *testBundle) post(t *testing.T, path string, body, signedBody []byte, si
 	}
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
-		t.Fatal(err)
+		return 0, nil, err
 	}
 	defer resp.Body.Close()
-	raw, _ := io.ReadAll(resp.Body)
+	raw, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return 0, nil, err
+	}
 	var m map[string]any
 	_ = json.Unmarshal(raw, &m)
-	return resp.StatusCode, m
+	return resp.StatusCode, m, nil
 }
 
 func TestSimChecks(t *testing.T) {

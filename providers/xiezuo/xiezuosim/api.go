@@ -133,8 +133,12 @@ func (s *Sim) handleSend(r *http.Request, body []byte, rec *Request) (int, apiRe
 		}
 		s.messages[a.Key][b.CtxID] = m
 	}
+	now := s.clock()
 	for _, u := range users {
-		s.delivered = append(s.delivered, Delivery{Seq: len(s.delivered) + 1, At: s.clock(), AppKey: a.Key, User: u, Via: via,
+		if !s.audit.Arrive(a.Key, u, now) {
+			continue // dropped over a limit (Options.DropOverLimit)
+		}
+		s.delivered = append(s.delivered, Delivery{Seq: len(s.delivered) + 1, At: now, AppKey: a.Key, User: u, Via: via,
 			CtxID: b.CtxID, MessageID: m.messageID, MsgType: b.MsgType, BizType: b.BizType, Body: json.RawMessage(body)})
 		if m.card != nil {
 			s.setCardLocked(u, a.Key, b.CtxID, m.card)

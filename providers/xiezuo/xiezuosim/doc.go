@@ -5,7 +5,11 @@
 // to the users of a company (directly, through departments, chats or the
 // whole company), keeps each user's current card per ctx_id, injects faults
 // (result codes, HTTP statuses, latency, lost answers after applying,
-// outage) and fires WPS-4-signed card-click callbacks ([Sim.FireClick]).
+// outage; one-shot with [Sim.Inject], or drawn per request at seeded rates
+// with [Sim.SetFaults]), audits receipt-time quotas when asked
+// (Options.PerRecipientLimits, Options.DropOverLimit: [Sim.Violations],
+// [Sim.Drops], [Sim.AuditPeaks]) and fires WPS-4-signed card-click callbacks
+// ([Sim.FireClick]).
 //
 // Where the documents are silent the simulator assumes, and says so:
 //
@@ -26,6 +30,12 @@
 //     ([Sim.CardOf] is per user).
 //   - A repeated ctx_id is delivered again (Options.RejectDuplicateCtxID
 //     refuses it instead): no dedupe is documented.
+//   - No rate limit is documented, so none is enforced by default. With
+//     Options.PerRecipientLimits every delivery to a user is counted per
+//     (app, user) when the request is handled (after injected latency); one
+//     over a window is recorded, or with Options.DropOverLimit silently
+//     dropped while the send still succeeds — the audit the dispatcher's
+//     configured limits are checked against.
 //   - Tokens live Options.TokenTTL (2 h); a fetch while one has over a
 //     minute left returns it again.
 //   - Callback bodies use the v7 shape plus company_uid.

@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"slices"
 	"time"
+
+	"github.com/msgdispatch/msgdispatch/providers/simkit"
 )
 
 // FaultKind says what a [Fault] does.
@@ -70,7 +72,8 @@ func (f Fault) String() string {
 }
 
 // Inject queues faults; each request takes the first matching latency fault
-// and the first matching fault of another kind.
+// and the first matching fault of another kind. Queued faults take
+// precedence over [FaultRates].
 func (s *Sim) Inject(faults ...Fault) error {
 	for _, f := range faults {
 		switch f.Kind {
@@ -95,11 +98,41 @@ func (s *Sim) Inject(faults ...Fault) error {
 	return nil
 }
 
-// ClearFaults empties the fault queue.
+// ClearFaults empties the fault queue and turns the fault rates off.
 func (s *Sim) ClearFaults() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.faults = nil
+	s.rates = FaultRates{}
+}
+
+// FaultRates are probabilistic faults drawn per request from a source
+// seeded by Options.Seed (see simkit.FaultRates): ServerError answers HTTP
+// 500, 502 or 503 without applying the request, LostResponse applies it and
+// drops the answer, Latency delays it (a client giving up meanwhile leaves
+// it unapplied). Endpoints are EndpointToken, EndpointSend, EndpointUpdate;
+// empty means all.
+type FaultRates = simkit.FaultRates
+
+// SetFaults replaces the fault rates; SetFaults(FaultRates{}) turns them
+// off. It returns an error, and changes nothing, if the rates are invalid
+// (simkit.FaultRates.Validate) or name an unknown endpoint.
+func (s *Sim) SetFaults(r FaultRates) error {
+	if err := r.Validate(); err != nil {
+		return fmt.Errorf("xiezuosim: %w", err)
+	}
+	for _, e := range r.Endpoints {
+		switch e {
+		case EndpointToken, EndpointSend, EndpointUpdate:
+		default:
+			return fmt.Errorf("xiezuosim: unknown endpoint %q", e)
+		}
+	}
+	r.Endpoints = slices.Clone(r.Endpoints)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.rates = r
+	return nil
 }
 
 // SetDown takes the API down (every request 503, not applied) or back up.
@@ -131,6 +164,16 @@ func (s *Sim) pickFaultsLocked(endpoint string) (lat, out *Fault) {
 				i--
 			}
 		}
+	}
+	d := s.rates.Draw(s.faultRNG, endpoint)
+	if lat == nil && d.Latency > 0 {
+		lat = &Fault{Kind: KindLatency, Latency: d.Latency, Endpoint: endpoint}
+	}
+	if out == nil && d.Status != 0 {
+		out = &Fault{Kind: KindHTTPStatus, Status: d.Status, Endpoint: endpoint}
+	}
+	if out == nil && d.Lost {
+		out = &Fault{Kind: KindLostResponse, Endpoint: endpoint}
 	}
 	return lat, out
 }

@@ -68,8 +68,22 @@ type Options struct {
 	// what it does with a repeat, so by default the repeat is delivered again
 	// — the dispatcher must not rely on any dedupe.
 	RejectDuplicateCtxID bool
-	// Seed seeds ids and probabilistic choices.
+	// Seed seeds ids and, from a source of their own, the fault rates
+	// ([Sim.SetFaults]). Default 0 (itself a valid seed).
 	Seed int64
+	// PerRecipientLimits, when set, turn on the receipt-time quota audit:
+	// every delivery of an app's message to a user is counted per (app
+	// key, user) in exact sliding windows at the simulator's clock when the
+	// request is handled (after injected latency), and one that makes a
+	// window hold more than its Count is a violation ([Sim.Violations],
+	// [Sim.AuditPeaks]). WPS documents no limit; the audit checks the ones
+	// the dispatcher is configured with. Default none: no audit. [New]
+	// panics if a limit's Count or Window is ≤ 0.
+	PerRecipientLimits []Limit
+	// DropOverLimit makes a delivery over a PerRecipientLimits window vanish
+	// silently (the send still succeeds; [Sim.Drops]): the failure mode the
+	// audit guards against. Default false: it is delivered and recorded.
+	DropOverLimit bool
 	// CallbackClient sends card callbacks. Default a client with a 10 s timeout.
 	CallbackClient *http.Client
 }
@@ -109,6 +123,9 @@ type Sim struct {
 	delivered []Delivery
 	requests  []Request
 	faults    []Fault
+	rates     FaultRates
+	faultRNG  *rand.Rand // draws of rates
+	audit     *simkit.Audit
 	down      bool
 	seq       int64
 	// changed is closed (and replaced) whenever a request is finished; see
@@ -134,7 +151,8 @@ type message struct {
 	card       json.RawMessage
 }
 
-// New returns a simulator with no apps; add them with [Sim.AddApp].
+// New returns a simulator with no apps; add them with [Sim.AddApp]. It
+// panics if Options.PerRecipientLimits holds a limit with Count or Window ≤ 0.
 func New(opts Options) *Sim {
 	if opts.Clock == nil {
 		opts.Clock = time.Now
@@ -151,9 +169,14 @@ func New(opts Options) *Sim {
 	if opts.CallbackClient == nil {
 		opts.CallbackClient = &http.Client{Timeout: 10 * time.Second}
 	}
+	audit, err := simkit.NewAudit(opts.DropOverLimit, opts.PerRecipientLimits...)
+	if err != nil {
+		panic(fmt.Sprintf("xiezuosim: Options.PerRecipientLimits: %v", err))
+	}
 	return &Sim{
-		opts: opts, clock: opts.Clock,
+		opts: opts, clock: opts.Clock, audit: audit,
 		ids:      rand.New(rand.NewPCG(uint64(opts.Seed), 0xd1b54a32d192ed03)),
+		faultRNG: rand.New(rand.NewPCG(uint64(opts.Seed), 0x9e3779b97f4a7c15)),
 		apps:     map[string]*App{},
 		tokens:   map[string]*token{},
 		fetches:  map[string]int{},

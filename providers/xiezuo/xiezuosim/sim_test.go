@@ -34,11 +34,15 @@ type testBundle struct {
 
 // setup starts a simulator with one WPS-4 app (gateway prefix /o/woa) whose
 // company has users u1, u2 and u3, signing with the provider's signer (the
-// simulator verifies with its own code).
-func setup(t *testing.T) *testBundle {
+// simulator verifies with its own code). opts change the simulator's options.
+func setup(t *testing.T, opts ...func(*xiezuosim.Options)) *testBundle {
 	t.Helper()
 	b := &testBundle{clock: xiezuosim.NewManualClock(time.Date(2025, 3, 1, 8, 0, 0, 0, time.UTC))}
-	b.sim = xiezuosim.New(xiezuosim.Options{Clock: b.clock.Now})
+	o := xiezuosim.Options{Clock: b.clock.Now}
+	for _, f := range opts {
+		f(&o)
+	}
+	b.sim = xiezuosim.New(o)
 	var err error
 	if b.base, err = b.sim.Start("127.0.0.1:0"); err != nil {
 		t.Fatal(err)
@@ -65,6 +69,17 @@ type answer struct {
 // set, alters it after signing.
 func (b *testBundle) do(t *testing.T, method, path string, q url.Values, body []byte, change func(*http.Request)) answer {
 	t.Helper()
+	a, err := b.try(t, method, path, q, body, change)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return a
+}
+
+// try is do returning a transport error (e.g. a lost answer) instead of
+// failing the test.
+func (b *testBundle) try(t *testing.T, method, path string, q url.Values, body []byte, change func(*http.Request)) (answer, error) {
+	t.Helper()
 	var rd io.Reader
 	if body != nil {
 		rd = bytes.NewReader(body)
@@ -82,16 +97,16 @@ func (b *testBundle) do(t *testing.T, method, path string, q url.Values, body []
 	}
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
-		t.Fatal(err)
+		return answer{}, err
 	}
 	defer resp.Body.Close()
 	a := answer{status: resp.StatusCode, retryAfter: resp.Header.Get("Retry-After")}
 	data, err := io.ReadAll(resp.Body)
 	if err != nil {
-		t.Fatal(err)
+		return answer{}, err
 	}
 	_ = json.Unmarshal(data, &a) // an injected HTTP status answers HTML
-	return a
+	return a, nil
 }
 
 func (b *testBundle) token(t *testing.T) string {
