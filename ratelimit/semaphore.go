@@ -29,8 +29,10 @@ const SemAcquireFuncLua = `
 local function semAcquire(key, limit, leasems, id)
   local t = redis.call('TIME')
   local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-  redis.call('ZREMRANGEBYSCORE', key, '-inf', now)
-  if redis.call('ZCARD', key) >= tonumber(limit) then return false end
+  if redis.call('ZCARD', key) >= tonumber(limit) then
+    redis.call('ZREMRANGEBYSCORE', key, '-inf', now) -- leases whose holder died
+    if redis.call('ZCARD', key) >= tonumber(limit) then return false end
+  end
   redis.call('ZADD', key, now + tonumber(leasems), id)
   redis.call('PEXPIRE', key, leasems)
   return true
