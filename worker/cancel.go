@@ -28,6 +28,9 @@ func (w *Worker) saveUnlessCancelled(ctx context.Context, rec *record.Record) er
 // sent are cancelled, the quota charges of recipients not sent are released,
 // and the record ends cancelled.
 func (w *Worker) endCancelled(ctx context.Context, rec *record.Record, j *job.Send) error {
+	if rec.IsAssumed() { // read the record first (first_run.go)
+		return fmt.Errorf("message %s: cancelled: %w", rec.ID, record.ErrAssumed)
+	}
 	tomb, err := w.records.Tombstone(ctx, rec.App, rec.ID)
 	if err != nil {
 		return err
