@@ -36,8 +36,15 @@ const childDeferrals = 20
 // startChild starts a worker process on the bundle's config; t's cleanup kills it.
 func (b *testBundle) startChild(deferrals int) *exec.Cmd {
 	b.t.Helper()
+	return b.startChildConfig(b.cfgYAML, deferrals)
+}
+
+// startChildConfig starts a worker process on the config cfgYAML; t's
+// cleanup kills it.
+func (b *testBundle) startChildConfig(cfgYAML string, deferrals int) *exec.Cmd {
+	b.t.Helper()
 	path := filepath.Join(b.t.TempDir(), "config.yaml")
-	if err := os.WriteFile(path, []byte(b.cfgYAML), 0o600); err != nil {
+	if err := os.WriteFile(path, []byte(cfgYAML), 0o600); err != nil {
 		b.t.Fatal(err)
 	}
 	child := exec.Command(os.Args[0], "-test.run=^$")

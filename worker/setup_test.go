@@ -54,10 +54,13 @@ type testBundle struct {
 }
 
 type setupOpts struct {
-	secret   string // the secret the dispatcher is configured with
-	budget   int
-	gates    []worker.Gate
-	noWorker bool
+	secret string // the secret the dispatcher is configured with
+	budget int
+	// concurrency is worker.concurrency: tasks one worker runs at once.
+	// Default 10.
+	concurrency int
+	gates       []worker.Gate
+	noWorker    bool
 	// peak is the peak block; default off, so tests do not depend on the hour.
 	peak string
 	// workerYAML and appYAML are extra lines of the worker and the app block.
@@ -70,7 +73,7 @@ type setupOpts struct {
 
 func setup(t testing.TB, opts ...func(*setupOpts)) *testBundle {
 	t.Helper()
-	o := setupOpts{secret: testSecret, budget: 10}
+	o := setupOpts{secret: testSecret, budget: 10, concurrency: 10}
 	for _, f := range opts {
 		f(&o)
 	}
@@ -101,7 +104,7 @@ func setup(t testing.TB, opts ...func(*setupOpts)) *testBundle {
 redis: %s
 peak: %s
 worker:
-  concurrency: 10
+  concurrency: %d
   task_check_interval: 10ms
   delayed_task_check_interval: 100ms
   failure_budget: %d
@@ -113,7 +116,7 @@ apps:
     provider: wecom
     wecom: {base_url: %q, corp_id: %s, agent_id: %d, secret: %q}
 %s
-`, redisYAML, peakYAML, o.budget, o.workerYAML, testApp, url, testCorp, testAgent, o.secret, o.appYAML)
+`, redisYAML, peakYAML, o.concurrency, o.budget, o.workerYAML, testApp, url, testCorp, testAgent, o.secret, o.appYAML)
 	b.cfg, err = config.Parse([]byte(b.cfgYAML), nil)
 	if err != nil {
 		t.Fatal(err)
