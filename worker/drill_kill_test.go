@@ -1,7 +1,20 @@
 package worker_test
 
 // The 20-kill worker drill (issue 15): a worker process SIGKILLed 20 times at
-// random points of the send path, restarted each time.
+// random points of the send path, restarted each time. Run it with
+//
+//	go test -count=1 -run TestDrillWorkerKilled -v ./worker/
+//
+// MSGDISPATCH_DRILL_SEED=<n> replays the kill points of a printed seed.
+//
+// The killed workers reach Redis and WeCom through proxies a few
+// milliseconds away (latencyProxy), which makes the windows between the
+// steps as wide as a real network does; the kills are timed by signals —
+// Redis keyspace events of the quota ledger, the simulator's WaitFor — and
+// where each landed is told afterwards from the record and the simulator.
+// asynq hands a dead worker's task back only once its lease has run out
+// (~60 s); the drill ends the leases at once (expireLeases) instead of
+// waiting.
 
 import (
 	"bytes"
@@ -93,7 +106,7 @@ func TestDrillWorkerKilled(t *testing.T) {
 }
 
 // killDrill is one run of the drill: the bundle (Redis, WeCom simulator,
-// producer), the worker processes' Redis link and the messages.
+// producer), the worker processes' links and the messages.
 type killDrill struct {
 	t    *testing.T
 	b    *testBundle
