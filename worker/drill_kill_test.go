@@ -7,33 +7,30 @@ package worker_test
 //
 // MSGDISPATCH_DRILL_SEED=<n> replays the kill points of a printed seed.
 //
-// The killed workers reach Redis and WeCom through proxies a few
+// The killed workers reach Redis and the provider through proxies a few
 // milliseconds away (latencyProxy), which makes the windows between the
 // steps as wide as a real network does; the kills are timed by signals —
-// Redis keyspace events of the quota ledger, the simulator's WaitFor — and
-// where each landed is told afterwards from the record and the simulator.
+// Redis keyspace events of what admission writes, the simulator's front
+// (simFront) — and where each landed is told afterwards from the record and
+// the simulator.
 // asynq hands a dead worker's task back only once its lease has run out
 // (~60 s); the drill ends the leases at once (expireLeases) instead of
 // waiting.
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"math/rand/v2"
-	"net"
 	"os"
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/redis/go-redis/v9"
 
 	"github.com/msgdispatch/msgdispatch/internal/record"
-	"github.com/msgdispatch/msgdispatch/providers/wecom/wecomsim"
 )
 
 // killPhase is where in the send path a kill landed, told from what the
@@ -80,45 +77,57 @@ func drillKillSeed(t *testing.T) uint64 {
 // during the request, after the provider answered but before the outcome
 // was recorded — and restarted each time, then a last one run to the end:
 // every message ends terminal, nothing is archived, no (message, recipient)
-// arrives twice. With on_unknown give_up (the simulator's duplicate check
-// off) exactly the messages killed with a part marked sending end unknown;
-// with resend none does, the duplicate check absorbing the re-sends of what
-// had been applied.
+// arrives twice. With on_unknown give_up (WeCom's duplicate check off)
+// exactly the messages killed with a part marked sending end unknown; with
+// resend none does, WeCom's duplicate check absorbing the re-sends of what
+// had been applied. xiezuo and wps365 document no duplicate check: give_up
+// only (resend needs a dedupe window, which they do not have).
 func TestDrillWorkerKilled(t *testing.T) {
 	skipDrillShort(t)
 	t.Parallel()
 	tests := []struct {
 		desc      string
+		provider  string
 		onUnknown string
+		// minDuring is the fewest kills that must land during the request:
+		// the wps365 simulator, like a server that does not watch its
+		// client, applies a request whose worker died while it was held.
+		minDuring int
 	}{
-		{desc: "wecom give_up, duplicate check off", onUnknown: "give_up"},
-		{desc: "wecom resend within the duplicate-check window", onUnknown: "resend"},
+		{desc: "wecom give_up, duplicate check off", provider: "wecom", onUnknown: "give_up", minDuring: 3},
+		{desc: "wecom resend within the duplicate-check window", provider: "wecom", onUnknown: "resend", minDuring: 3},
+		{desc: "xiezuo give_up", provider: "xiezuo", onUnknown: "give_up", minDuring: 3},
+		{desc: "wps365 give_up", provider: "wps365", onUnknown: "give_up", minDuring: 0},
 	}
 	for _, tc := range tests {
 		t.Run(tc.desc, func(t *testing.T) {
 			t.Parallel()
 			seed := drillKillSeed(t)
-			d := newKillDrill(t, tc.onUnknown, seed)
+			d := newKillDrill(t, tc.provider, tc.onUnknown, seed)
 			d.run()
-			d.check(tc.onUnknown == "resend")
+			d.check(tc.onUnknown == "resend", tc.minDuring)
 		})
 	}
 }
 
-// killDrill is one run of the drill: the bundle (Redis, WeCom simulator,
-// producer), the worker processes' links and the messages.
+// killDrill is one run of the drill: the bundle (Redis, producer), the
+// simulator and its front, the worker processes' links and the messages.
 type killDrill struct {
-	t    *testing.T
-	b    *testBundle
-	seed uint64
-	rng  *rand.Rand
-	// childYAML is the worker processes' config: Redis through px, WeCom
-	// through simPx.
+	t        *testing.T
+	provider string
+	// onUnknown is the app's on_unknown.
+	onUnknown string
+	b         *testBundle
+	sim       *killSim
+	front     *simFront
+	seed      uint64
+	rng       *rand.Rand
+	// childYAML is the worker processes' config: Redis through px, the
+	// provider through simPx.
 	childYAML string
 	px, simPx *latencyProxy
 	ids       []string
 	texts     []string
-	byText    map[string]int // text → index
 	byID      map[string]int // id → index
 	// kills counts the kills per phase; hit lists the message each kill
 	// landed on (index), per phase.
@@ -135,53 +144,45 @@ const (
 	// answer and recording it, are as wide as a Redis a few milliseconds away
 	// makes them.
 	killDrillRedisDelay = 2500 * time.Microsecond
-	// killDrillWecomDelay is the link between the killed workers and WeCom,
-	// each way: an answer takes this long to reach the worker, the window in
-	// which a kill lands after WeCom applied a request and before the worker
-	// learns it.
-	killDrillWecomDelay = 5 * time.Millisecond
+	// killDrillProviderDelay is the link between the killed workers and the
+	// provider, each way: an answer takes this long to reach the worker, the
+	// window in which a kill lands after the provider applied a request and
+	// before the worker learns it.
+	killDrillProviderDelay = 5 * time.Millisecond
+	// killDrillMaxLatency bounds the provider's latency, uniform from 0.
+	killDrillMaxLatency = 300 * time.Millisecond
 )
 
-func newKillDrill(t *testing.T, onUnknown string, seed uint64) *killDrill {
-	b := setup(t, func(o *setupOpts) {
-		o.noWorker = true
-		o.concurrency = 1 // one task at a time: each kill lands on one message
-		// Up to one company slot leaks per kill until its lease ends.
-		o.appYAML = "    limits: {concurrency: 50}\n    on_unknown: " + onUnknown
-		o.simOptions.IgnoreDuplicateCheck = onUnknown == "give_up"
-		o.simOptions.Seed = int64(seed)
-	})
+// killText is the text of drill message i; killMessage finds it in a body.
+func killText(i int) string { return fmt.Sprintf("kill m%03d", i) }
+
+func newKillDrill(t *testing.T, provider, onUnknown string, seed uint64) *killDrill {
+	d := &killDrill{t: t, provider: provider, onUnknown: onUnknown, seed: seed, rng: rand.New(rand.NewPCG(seed, seed^0x5eed)), byID: map[string]int{}}
+	d.front = newSimFront(t)
+	d.simPx = startLatencyProxy(t, d.front.addr(), killDrillProviderDelay)
+	d.b, d.sim = setupKillSim(t, provider, onUnknown, seed, "http://"+d.simPx.addr())
+	d.front.start(d.sim.handler)
+	b := d.b
 	b.needServer()
-	d := &killDrill{t: t, b: b, seed: seed, rng: rand.New(rand.NewPCG(seed, seed^0x5eed)),
-		byText: map[string]int{}, byID: map[string]int{}}
-	if err := b.sim.SetFaults(wecomsim.FaultRates{Endpoints: []string{wecomsim.EndpointSend},
-		Latency: 1, MinLatency: 0, MaxLatency: 300 * time.Millisecond}); err != nil {
-		t.Fatal(err)
-	}
 	d.px = startLatencyProxy(t, b.redis.Addr, killDrillRedisDelay)
-	simAddr := strings.TrimPrefix(b.simURL, "http://")
-	d.simPx = startLatencyProxy(t, simAddr, killDrillWecomDelay)
-	d.childYAML = b.cfgYAML
-	for _, r := range [][2]string{{b.redis.Addr, d.px.addr()}, {b.simURL, "http://" + d.simPx.addr()}} {
-		if !strings.Contains(d.childYAML, r[0]) {
-			t.Fatalf("%s is not in the config", r[0])
-		}
-		d.childYAML = strings.Replace(d.childYAML, r[0], r[1], 1)
+	d.childYAML = strings.Replace(b.cfgYAML, b.redis.Addr, d.px.addr(), 1)
+	if d.childYAML == b.cfgYAML {
+		t.Fatalf("%s is not in the config", b.redis.Addr)
 	}
-	// The ledger's writes are the signal that a worker admitted a message.
-	if err := b.rdb.ConfigSet(b.ctx, "notify-keyspace-events", "Kh").Err(); err != nil {
+	// What admission writes is the signal that a worker admitted a message.
+	if err := b.rdb.ConfigSet(b.ctx, "notify-keyspace-events", "KA").Err(); err != nil {
 		t.Fatal(err)
 	}
 	users := make([]string, killDrillUsers)
 	for i := range users {
 		users[i] = fmt.Sprintf("kill%d", i)
 	}
-	b.sim.AddUsers(testCorp, users...)
+	d.sim.addUsers(users...)
 	for i := range killDrillMessages {
-		text := fmt.Sprintf("kill m%03d", i)
+		text := killText(i)
 		id := b.send(text, users[i%len(users)])
 		d.ids, d.texts = append(d.ids, id), append(d.texts, text)
-		d.byText[text], d.byID[id] = i, i
+		d.byID[id] = i
 	}
 	return d
 }
@@ -190,66 +191,65 @@ func newKillDrill(t *testing.T, onUnknown string, seed uint64) *killDrill {
 // without replacement (a third each), after letting 0–2 of its requests
 // through, and classifies where each kill landed.
 func (d *killDrill) run() {
-	t, b := d.t, d.b
+	t, b, f := d.t, d.b, d.front
 	targets := make([]killPhase, drillKills)
 	for i := range targets {
 		targets[i] = killPhase(i % 3)
 	}
 	d.rng.Shuffle(len(targets), func(i, j int) { targets[i], targets[j] = targets[j], targets[i] })
-	ctx, cancel := context.WithTimeout(b.ctx, 60*time.Second)
+	ctx, cancel := context.WithTimeout(b.ctx, 80*time.Second)
 	defer cancel()
-	ps := b.rdb.PSubscribe(ctx, ledgerEvents)
+	ps := b.rdb.PSubscribe(ctx, d.sim.admitted, admittedMarker)
 	defer ps.Close()
-	if _, err := ps.Receive(ctx); err != nil { // the subscription is live
-		t.Fatal(err)
+	for range 2 {
+		if _, err := ps.Receive(ctx); err != nil { // the subscriptions are live
+			t.Fatal(err)
+		}
 	}
-	ledger := ps.Channel(redis.WithChannelSize(10000))
+	events := ps.Channel(redis.WithChannelSize(100000))
 	for k, target := range targets {
-		d.skipLedgerEvents(ctx, ledger)
-		base := len(b.sim.RequestsTo(wecomsim.EndpointSend))
+		d.skipAdmittedEvents(ctx, events)
+		base := f.answered()
+		delivered := d.delivered()
 		skip := d.rng.IntN(3)
 		child := b.startChildConfig(d.childYAML, 0)
 		var m int // the message the kill lands on
 		switch target {
 		case killAfterAdmission:
-			m = d.waitAdmitted(ctx, ledger, base+skip)
+			m = d.waitAdmitted(ctx, events, base+skip)
 		case killDuringRequest:
-			d.waitSim(ctx, func() bool {
-				cur, _ := b.sim.Concurrency(testCorp, wecomsim.EndpointSend)
-				return cur > 0 && len(b.sim.RequestsTo(wecomsim.EndpointSend)) >= base+skip
-			})
+			d.waitFront(ctx, func() bool { return f.holding() > 0 && f.answered() >= base+skip })
 			// A random point of the request (its latency is 0–300 ms), or
 			// its answer if that comes first.
-			at, cancelAt := context.WithTimeout(ctx, time.Duration(d.rng.Int64N(int64(100*time.Millisecond))))
-			_ = b.sim.WaitFor(at, func() bool { return len(b.sim.RequestsTo(wecomsim.EndpointSend)) > base+skip })
+			at, cancelAt := context.WithTimeout(ctx, time.Duration(d.rng.Int64N(int64(killDrillMaxLatency/3))))
+			_ = f.sig.Wait(at, func() bool { return f.answered() > base+skip })
 			cancelAt()
-			if ctx.Err() != nil {
-				t.Fatalf("kill %d: %v", k+1, ctx.Err())
-			}
 		case killBeforeOutcome:
-			d.waitSim(ctx, func() bool { return len(b.sim.RequestsTo(wecomsim.EndpointSend)) > base+skip })
+			d.waitFront(ctx, func() bool { return f.answered() > base+skip })
+		}
+		if ctx.Err() != nil {
+			t.Fatalf("kill %d: %v", k+1, ctx.Err())
 		}
 		if err := child.Process.Kill(); err != nil {
 			t.Fatal(err)
 		}
 		_ = child.Wait()
-		// What the dead worker had sent lands before its state is read.
+		// What the dead worker had sent lands, and the simulator finishes
+		// its request (cancelled, or applied), before the state is read.
 		for _, px := range []*latencyProxy{d.px, d.simPx} {
 			if err := px.waitIdle(ctx); err != nil {
 				t.Fatalf("kill %d: %v", k+1, err)
 			}
 		}
-		// The simulator finishes the dead worker's request (cancelled, or
-		// applied if its latency ended first) before the state is read.
-		d.waitSim(ctx, func() bool { cur, _ := b.sim.Concurrency(testCorp, wecomsim.EndpointSend); return cur == 0 })
-		reqs := b.sim.RequestsTo(wecomsim.EndpointSend)[base:]
+		d.waitFront(ctx, func() bool { return f.holding() == 0 })
+		reqs := f.since(base)
 		if target != killAfterAdmission {
 			if len(reqs) == 0 {
 				t.Fatalf("kill %d: no request reached the simulator", k+1)
 			}
-			m = d.messageOf(reqs[len(reqs)-1])
+			m = reqs[len(reqs)-1].msg
 		}
-		phase := d.classify(m, reqs)
+		phase := d.classify(m, reqs, delivered)
 		d.kills[phase]++
 		d.hit[phase] = append(d.hit[phase], m)
 		d.expireLeases(ctx)
@@ -258,45 +258,43 @@ func (d *killDrill) run() {
 	b.startChildConfig(d.childYAML, 0)
 }
 
-// ledgerEvents is the pattern of the keyspace events of the app's quota
-// ledgers; ledgerMarker is a channel it matches that no key has.
-const (
-	ledgerEvents = "__keyspace@0__:*:{" + testApp + "}:l:*"
-	ledgerMarker = "__keyspace@0__:drill:{" + testApp + "}:l:marker"
-)
+// admittedMarker is a channel the drill publishes on to mark a point in the
+// stream of admission events.
+const admittedMarker = "drill:kill:marker"
 
-// skipLedgerEvents consumes the ledger events published so far (by workers
-// already dead): it publishes a marker and reads up to it.
-func (d *killDrill) skipLedgerEvents(ctx context.Context, ledger <-chan *redis.Message) {
-	if err := d.b.rdb.Publish(ctx, ledgerMarker, "marker").Err(); err != nil {
+// skipAdmittedEvents consumes the admission events published so far (by
+// workers already dead): it publishes a marker and reads up to it.
+func (d *killDrill) skipAdmittedEvents(ctx context.Context, events <-chan *redis.Message) {
+	if err := d.b.rdb.Publish(ctx, admittedMarker, "marker").Err(); err != nil {
 		d.t.Fatal(err)
 	}
 	for {
 		select {
 		case <-ctx.Done():
 			d.t.Fatalf("the marker never came back: %v", ctx.Err())
-		case msg := <-ledger:
-			if msg.Channel == ledgerMarker {
+		case msg := <-events:
+			if msg.Channel == admittedMarker {
 				return
 			}
 		}
 	}
 }
 
-// waitAdmitted waits for a worker to admit a message — a write to its quota
-// ledger while its record is not finished and has no part marked sending —
-// once the simulator has answered n requests, and returns the message.
-func (d *killDrill) waitAdmitted(ctx context.Context, ledger <-chan *redis.Message, n int) int {
+// waitAdmitted waits for a worker to admit a message — a write of admission
+// (d.sim.admitted) while its record is not finished and has no part marked
+// sending — once the simulator has answered n requests, and returns the
+// message.
+func (d *killDrill) waitAdmitted(ctx context.Context, events <-chan *redis.Message, n int) int {
 	t, b := d.t, d.b
 	for {
 		select {
 		case <-ctx.Done():
 			t.Fatalf("no message admitted: %v", ctx.Err())
-		case msg := <-ledger:
-			if len(b.sim.RequestsTo(wecomsim.EndpointSend)) < n {
+		case msg := <-events:
+			if d.front.answered() < n {
 				continue
 			}
-			_, id, ok := strings.Cut(msg.Channel, ":l:")
+			id, ok := d.sim.admittedID(ctx, msg.Channel)
 			if !ok {
 				continue
 			}
@@ -312,39 +310,41 @@ func (d *killDrill) waitAdmitted(ctx context.Context, ledger <-chan *redis.Messa
 	}
 }
 
-// waitSim waits on the simulator's signal for cond.
-func (d *killDrill) waitSim(ctx context.Context, cond func() bool) {
+// waitFront waits on the simulator front's signal for cond.
+func (d *killDrill) waitFront(ctx context.Context, cond func() bool) {
 	d.t.Helper()
-	if err := d.b.sim.WaitFor(ctx, cond); err != nil {
+	if err := d.front.sig.Wait(ctx, cond); err != nil {
 		d.t.Fatalf("waiting on the simulator: %v", err)
 	}
 }
 
-// messageOf is the message a message/send request carried.
-func (d *killDrill) messageOf(r wecomsim.Request) int {
-	for text, i := range d.byText {
-		if strings.Contains(r.Body, strconv.Quote(text)) {
-			return i
+// delivered counts the simulator's deliveries per message.
+func (d *killDrill) delivered() map[int]int {
+	n := map[int]int{}
+	for _, s := range d.sim.deliveries() {
+		if m, ok := killMessage(s); ok {
+			n[m]++
 		}
 	}
-	d.t.Fatalf("a request of no drill message: %s", r.Body)
-	return -1
+	return n
 }
 
 // classify tells where the kill that landed on message m did, from its
-// record and the requests the simulator saw from the killed worker.
-func (d *killDrill) classify(m int, reqs []wecomsim.Request) killPhase {
+// record, the requests the front saw from the killed worker and the
+// deliveries before it started.
+func (d *killDrill) classify(m int, reqs []frontRequest, before map[int]int) killPhase {
 	rec := d.b.get(d.ids[m])
 	sending := slices.ContainsFunc(rec.Parts, func(p record.Part) bool { return p.State == record.PartSending })
-	answered, asked := false, false
+	applied := d.delivered()[m] > before[m]
+	asked := false
 	for _, r := range reqs {
-		if d.messageOf(r) == m {
+		if r.msg == m {
 			asked = true
-			answered = answered || !r.Cancelled
+			applied = applied || !r.cancelled
 		}
 	}
 	switch {
-	case sending && answered:
+	case sending && applied:
 		return killBeforeOutcome
 	case sending:
 		return killDuringRequest
@@ -376,7 +376,7 @@ func (d *killDrill) expireLeases(ctx context.Context) {
 }
 
 // check waits for every message to end and checks and prints the outcome.
-func (d *killDrill) check(resend bool) {
+func (d *killDrill) check(resend bool, minDuring int) {
 	t, b := d.t, d.b
 	states := map[record.State]int{}
 	final := make([]record.State, len(d.ids))
@@ -385,7 +385,7 @@ func (d *killDrill) check(resend bool) {
 		states[rec.State]++
 		final[i] = rec.State
 	}
-	delivered := deliveriesByText(b.sim)
+	delivered := d.delivered()
 	// A message is at risk when a kill left a part of it marked sending;
 	// applied when the simulator had also applied that request.
 	atRisk, applied := map[int]bool{}, map[int]bool{}
@@ -407,133 +407,30 @@ func (d *killDrill) check(resend bool) {
 		if final[i] != want {
 			t.Errorf("%s (%s) ended %s, want %s (killed with a part marked sending: %v)", text, d.ids[i], final[i], want, atRisk[i])
 		}
-		if delivered[text] > 1 {
+		if delivered[i] > 1 {
 			twice++
 		}
-		if delivered[text] != wantN {
-			t.Errorf("%s delivered %d times, want %d (state %s)", text, delivered[text], wantN, final[i])
+		if delivered[i] != wantN {
+			t.Errorf("%s delivered %d times, want %d (state %s)", text, delivered[i], wantN, final[i])
 		}
 	}
-	for ph, min := range map[killPhase]int{killAfterAdmission: 3, killDuringRequest: 3, killBeforeOutcome: 3} {
+	for ph, min := range map[killPhase]int{killAfterAdmission: 3, killDuringRequest: minDuring, killBeforeOutcome: 3} {
 		if d.kills[ph] < min {
 			t.Errorf("%d kills %s, want at least %d", d.kills[ph], ph, min)
 		}
 	}
-	suppressed := len(b.sim.Suppressed())
+	suppressed := 0
+	if d.sim.suppressed != nil {
+		suppressed = d.sim.suppressed()
+	}
 	if resend && suppressed != d.kills[killBeforeOutcome] {
-		t.Errorf("%d re-sends suppressed by the duplicate check, want %d (one per kill after WeCom applied the request)", suppressed, d.kills[killBeforeOutcome])
+		t.Errorf("%d re-sends suppressed by the duplicate check, want %d (one per kill after the provider applied the request)", suppressed, d.kills[killBeforeOutcome])
 	}
 	archived := len(b.archived())
 	if archived != 0 {
 		t.Errorf("%d tasks archived, want 0", archived)
 	}
-	t.Logf("seed %d: %d kills (%d after admission, %d during the request, %d before the outcome was recorded, %d after it); %d messages: %d accepted, %d unknown, %d failed; %d delivered twice, %d re-sends suppressed by the duplicate check, %d archived",
-		d.seed, drillKills, d.kills[killAfterAdmission], d.kills[killDuringRequest], d.kills[killBeforeOutcome], d.kills[killAfterOutcome],
+	t.Logf("%s %s, seed %d: %d kills (%d after admission, %d during the request, %d before the outcome was recorded, %d after it); %d messages: %d accepted, %d unknown, %d failed; %d delivered twice, %d re-sends suppressed by the duplicate check, %d archived",
+		d.provider, d.onUnknown, d.seed, drillKills, d.kills[killAfterAdmission], d.kills[killDuringRequest], d.kills[killBeforeOutcome], d.kills[killAfterOutcome],
 		len(d.ids), states[record.Accepted], states[record.Unknown], states[record.Failed], twice, suppressed, archived)
-}
-
-// latencyProxy forwards TCP connections to a target, delaying what either
-// side sends by a fixed latency, in order: a server that far away. What a
-// client sent just before it died still arrives, late.
-type latencyProxy struct {
-	ln     net.Listener
-	target string
-	delay  time.Duration
-
-	mu      sync.Mutex
-	open    int           // proxied connections not yet closed
-	changed chan struct{} // closed when open drops
-}
-
-func startLatencyProxy(t *testing.T, target string, delay time.Duration) *latencyProxy {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	p := &latencyProxy{ln: ln, target: target, delay: delay, changed: make(chan struct{})}
-	go p.serve()
-	t.Cleanup(func() { _ = ln.Close() })
-	return p
-}
-
-func (p *latencyProxy) addr() string { return p.ln.Addr().String() }
-
-// waitIdle waits until every proxied connection is closed: after its client
-// died, once what it had sent was delivered.
-func (p *latencyProxy) waitIdle(ctx context.Context) error {
-	for {
-		p.mu.Lock()
-		open, changed := p.open, p.changed
-		p.mu.Unlock()
-		if open == 0 {
-			return nil
-		}
-		select {
-		case <-changed:
-		case <-ctx.Done():
-			return fmt.Errorf("%d proxied connections still open: %w", open, ctx.Err())
-		}
-	}
-}
-
-func (p *latencyProxy) serve() {
-	for {
-		in, err := p.ln.Accept()
-		if err != nil {
-			return
-		}
-		out, err := net.Dial("tcp", p.target)
-		if err != nil {
-			in.Close()
-			continue
-		}
-		p.mu.Lock()
-		p.open++
-		p.mu.Unlock()
-		var wg sync.WaitGroup
-		wg.Add(2)
-		go func() { defer wg.Done(); p.delayed(out, in) }()
-		go func() { defer wg.Done(); p.delayed(in, out) }()
-		go func() {
-			wg.Wait()
-			p.mu.Lock()
-			p.open--
-			close(p.changed)
-			p.changed = make(chan struct{})
-			p.mu.Unlock()
-		}()
-	}
-}
-
-// delayed copies src to dst, each chunk p.delay after it was read.
-func (p *latencyProxy) delayed(dst, src net.Conn) {
-	type chunk struct {
-		b  []byte
-		at time.Time
-	}
-	chunks := make(chan chunk, 1024)
-	go func() {
-		defer close(chunks)
-		buf := make([]byte, 32<<10)
-		for {
-			n, err := src.Read(buf)
-			if n > 0 {
-				chunks <- chunk{bytes.Clone(buf[:n]), time.Now().Add(p.delay)}
-			}
-			if err != nil {
-				return
-			}
-		}
-	}()
-	for c := range chunks {
-		time.Sleep(time.Until(c.at)) // the latency itself, not a synchronisation
-		if _, err := dst.Write(c.b); err != nil {
-			break
-		}
-	}
-	src.Close()
-	for range chunks { // the reader ends on the closed src
-	}
-	dst.Close()
 }
