@@ -13,6 +13,7 @@ package worker_test
 // Redis keyspace events of what admission writes, the simulator's front
 // (simFront) — and where each landed is told afterwards from the record and
 // the simulator.
+//
 // asynq hands a dead worker's task back only once its lease has run out
 // (~60 s); the drill ends the leases at once (expireLeases) instead of
 // waiting.
@@ -38,8 +39,9 @@ import (
 type killPhase int
 
 const (
-	// killAfterAdmission: the message's recipient was charged in the quota
-	// ledger, no part was marked sending.
+	// killAfterAdmission: the message was admitted (for WeCom, its
+	// recipient charged in the quota ledger), no part was marked sending and
+	// no request of it reached the provider.
 	killAfterAdmission killPhase = iota
 	// killDuringRequest: a part marked sending, its request not applied at
 	// the provider (cancelled there when the worker died, or not sent yet).
