@@ -58,6 +58,9 @@ type killSim struct {
 	// writes, admittedID the message an event is about.
 	admitted   string
 	admittedID func(ctx context.Context, channel string) (string, bool)
+	// admitsBeforeBegin is true when a first run too writes its admission
+	// before its first begin.
+	admitsBeforeBegin bool
 }
 
 // setupKillSim starts a private Redis, provider's simulator and the
@@ -94,8 +97,8 @@ func setupKillSim(t *testing.T, provider, onUnknown string, seed uint64, baseURL
 				return out
 			},
 			suppressed: func() int { return len(b.sim.Suppressed()) },
-			// The quota ledger (msgd's ratelimit prefix "rl"): the message's
-			// recipient charged.
+			// The quota ledger (ratelimit's prefix "rl"): the message's
+			// recipient charged (a first run: with its first begin).
 			admitted: "__keyspace@0__:*:{" + testApp + "}:l:*",
 			admittedID: func(_ context.Context, ch string) (string, bool) {
 				_, id, ok := strings.Cut(ch, "}:l:")
@@ -140,8 +143,9 @@ func setupKillSim(t *testing.T, provider, onUnknown string, seed uint64, baseURL
 				return out
 			},
 			// The index of the part's ctx_id, written when the parts are
-			// rendered, after admission.
-			admitted: "__keyspace@0__:" + record.RefKey(testApp, "*"),
+			// rendered, after admission, by every run.
+			admitted:          "__keyspace@0__:" + record.RefKey(testApp, "*"),
+			admitsBeforeBegin: true,
 			admittedID: func(ctx context.Context, ch string) (string, bool) {
 				id, err := b.rdb.Get(ctx, strings.TrimPrefix(ch, "__keyspace@0__:")).Result()
 				return id, err == nil
@@ -169,7 +173,8 @@ func setupKillSim(t *testing.T, provider, onUnknown string, seed uint64, baseURL
 				return out
 			},
 			// WPS 365 has no quota and no reference: what admission
-			// writes is the company slot its first read takes.
+			// writes is the company slot a later run's first read takes
+			// (a first run: its first begin).
 			admitted: "__keyspace@0__:msgd:sem:{wps365:" + w365DrillComp + "}",
 			admittedID: func(context.Context, string) (string, bool) {
 				for q := range b.cfg.Worker.Queues {

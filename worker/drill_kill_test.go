@@ -39,9 +39,11 @@ import (
 type killPhase int
 
 const (
-	// killAfterAdmission: the message was admitted (for WeCom, its
-	// recipient charged in the quota ledger), no part was marked sending and
-	// no request of it reached the provider.
+	// killAfterAdmission: the message was admitted — a later run's
+	// admission written (WeCom's quota ledger, xiezuo's ctx_id index, the
+	// WPS 365 company slot), or a first run's task taken (its admission is
+	// written with its first begin, see waitAdmitted) — no part was marked
+	// sending and no request of it reached the provider.
 	killAfterAdmission killPhase = iota
 	// killDuringRequest: a part marked sending, its request not applied at
 	// the provider (cancelled there when the worker died, or not sent yet).
@@ -135,6 +137,11 @@ type killDrill struct {
 	// landed on (index), per phase.
 	kills [numKillPhases]int
 	hit   [numKillPhases][]int
+	// firstRunKills counts the kills after admission of first runs, made
+	// once the worker took the task (waitAdmitted).
+	firstRunKills int
+	// leaseQueue is the keyspace channel of each queue's asynq leases → the queue.
+	leaseQueue map[string]string
 }
 
 const (
@@ -201,9 +208,16 @@ func (d *killDrill) run() {
 	d.rng.Shuffle(len(targets), func(i, j int) { targets[i], targets[j] = targets[j], targets[i] })
 	ctx, cancel := context.WithTimeout(b.ctx, 80*time.Second)
 	defer cancel()
-	ps := b.rdb.PSubscribe(ctx, d.sim.admitted, admittedMarker)
+	d.leaseQueue = map[string]string{}
+	patterns := []string{d.sim.admitted, admittedMarker}
+	for q := range b.cfg.Worker.Queues {
+		ch := "__keyspace@0__:asynq:{" + q + "}:lease"
+		d.leaseQueue[ch] = q
+		patterns = append(patterns, ch)
+	}
+	ps := b.rdb.PSubscribe(ctx, patterns...)
 	defer ps.Close()
-	for range 2 {
+	for range patterns {
 		if _, err := ps.Receive(ctx); err != nil { // the subscriptions are live
 			t.Fatal(err)
 		}
@@ -215,10 +229,11 @@ func (d *killDrill) run() {
 		delivered := d.delivered()
 		skip := d.rng.IntN(3)
 		child := b.startChildConfig(d.childYAML, 0)
-		var m int // the message the kill lands on
+		var m int         // the message the kill lands on
+		var firstRun bool // a first run, killed once taken
 		switch target {
 		case killAfterAdmission:
-			m = d.waitAdmitted(ctx, events, base+skip)
+			m, firstRun = d.waitAdmitted(ctx, events, base+skip)
 		case killDuringRequest:
 			d.waitFront(ctx, func() bool { return f.holding() > 0 && f.answered() >= base+skip })
 			// A random point of the request (its latency is 0–300 ms), or
@@ -254,6 +269,9 @@ func (d *killDrill) run() {
 		phase := d.classify(m, reqs, delivered)
 		d.kills[phase]++
 		d.hit[phase] = append(d.hit[phase], m)
+		if phase == killAfterAdmission && firstRun {
+			d.firstRunKills++
+		}
 		d.expireLeases(ctx)
 	}
 	// The last worker runs to the end.
@@ -282,11 +300,17 @@ func (d *killDrill) skipAdmittedEvents(ctx context.Context, events <-chan *redis
 	}
 }
 
-// waitAdmitted waits for a worker to admit a message — a write of admission
-// (d.sim.admitted) while its record is not finished and has no part marked
-// sending — once the simulator has answered n requests, and returns the
-// message.
-func (d *killDrill) waitAdmitted(ctx context.Context, events <-chan *redis.Message, n int) int {
+// waitAdmitted waits for a worker to admit a message, once the simulator has
+// answered n requests, and returns it. A later run (and any run of a
+// provider whose admission writes before the begin: xiezuo's ctx_id index)
+// is admitted at a write of admission (d.sim.admitted) while its record is
+// not finished and has no part marked sending. A first run writes its
+// admission in the round trip of its first begin (worker/first_run.go):
+// between the two there is no moment to kill it in, and what a kill after
+// its admission leaves is what a kill leaves once the worker has taken the
+// task — so a first run counts as admitted when the worker takes it (asynq's
+// lease), firstRun true.
+func (d *killDrill) waitAdmitted(ctx context.Context, events <-chan *redis.Message, n int) (m int, firstRun bool) {
 	t, b := d.t, d.b
 	for {
 		select {
@@ -294,6 +318,15 @@ func (d *killDrill) waitAdmitted(ctx context.Context, events <-chan *redis.Messa
 			t.Fatalf("no message admitted: %v", ctx.Err())
 		case msg := <-events:
 			if d.front.answered() < n {
+				continue
+			}
+			if q, ok := d.leaseQueue[msg.Channel]; ok {
+				if d.sim.admitsBeforeBegin {
+					continue
+				}
+				if m, ok := d.takenFirstRun(ctx, q); ok {
+					return m, true
+				}
 				continue
 			}
 			id, ok := d.sim.admittedID(ctx, msg.Channel)
@@ -306,10 +339,34 @@ func (d *killDrill) waitAdmitted(ctx context.Context, events <-chan *redis.Messa
 			}
 			rec := b.get(id)
 			if !rec.State.Terminal() && !slices.ContainsFunc(rec.Parts, func(p record.Part) bool { return p.State == record.PartSending }) {
-				return m
+				return m, false
 			}
 		}
 	}
+}
+
+// takenFirstRun returns the message whose task a worker has just taken from
+// queue q (its live lease) when that is the task's first run.
+func (d *killDrill) takenFirstRun(ctx context.Context, q string) (int, bool) {
+	b := d.b
+	ids, err := b.rdb.ZRangeByScore(ctx, "asynq:{"+q+"}:lease", &redis.ZRangeBy{Min: strconv.FormatInt(time.Now().Unix(), 10), Max: "+inf"}).Result()
+	if err != nil {
+		d.t.Fatal(err)
+	}
+	for _, id := range ids {
+		m, ok := d.byID[id]
+		if !ok {
+			continue
+		}
+		info, err := b.inspector.GetTaskInfo(q, id)
+		if err != nil || info.Retried > 0 {
+			continue
+		}
+		if rec := b.get(id); !rec.State.Terminal() && len(rec.Parts) == 0 {
+			return m, true
+		}
+	}
+	return 0, false
 }
 
 // waitFront waits on the simulator front's signal for cond.
@@ -432,7 +489,7 @@ func (d *killDrill) check(resend bool, minDuring int) {
 	if archived != 0 {
 		t.Errorf("%d tasks archived, want 0", archived)
 	}
-	t.Logf("%s %s, seed %d: %d kills (%d after admission, %d during the request, %d before the outcome was recorded, %d after it); %d messages: %d accepted, %d unknown, %d failed; %d delivered twice, %d re-sends suppressed by the duplicate check, %d archived",
-		d.provider, d.onUnknown, d.seed, drillKills, d.kills[killAfterAdmission], d.kills[killDuringRequest], d.kills[killBeforeOutcome], d.kills[killAfterOutcome],
+	t.Logf("%s %s, seed %d: %d kills (%d after admission [%d first runs, once taken], %d during the request, %d before the outcome was recorded, %d after it); %d messages: %d accepted, %d unknown, %d failed; %d delivered twice, %d re-sends suppressed by the duplicate check, %d archived",
+		d.provider, d.onUnknown, d.seed, drillKills, d.kills[killAfterAdmission], d.firstRunKills, d.kills[killDuringRequest], d.kills[killBeforeOutcome], d.kills[killAfterOutcome],
 		len(d.ids), states[record.Accepted], states[record.Unknown], states[record.Failed], twice, suppressed, archived)
 }
