@@ -48,9 +48,11 @@ func TestQuotaBooksFollowUps(t *testing.T) {
 	for i := range ids {
 		ids[i] = b.send(fmt.Sprintf("m%d", i), "zhangsan")
 	}
-	ev := b.waitEvent(ids[5], func(e record.Event) bool { return e.Type == "waiting" })
+	// Tasks run concurrently, in no set order: whichever come after the
+	// first two wait (at least four of the six).
+	ev := b.waitAnyEvent(func(e record.Event) bool { return slices.Contains(ids, e.MessageID) && e.Type == "waiting" })
 	if !strings.Contains(ev.Detail, "quota") || !strings.Contains(ev.Detail, "window") {
-		t.Errorf("the sixth message waits because %q, want a quota window booking", ev.Detail)
+		t.Errorf("a message waits because %q, want a quota window booking", ev.Detail)
 	}
 	followUps := 0
 	for _, id := range ids {

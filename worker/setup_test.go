@@ -198,18 +198,25 @@ func (b *testBundle) send(text string, users ...string) string {
 // satisfies ok, and returns it.
 func (b *testBundle) waitEvent(id string, ok func(record.Event) bool) record.Event {
 	b.t.Helper()
+	return b.waitAnyEvent(func(ev record.Event) bool { return ev.MessageID == id && ok(ev) })
+}
+
+// waitAnyEvent blocks on the app's event stream until an event of any
+// message satisfies ok, and returns it.
+func (b *testBundle) waitAnyEvent(ok func(record.Event) bool) record.Event {
+	b.t.Helper()
 	last := "0"
 	for {
 		streams, err := b.rdb.XRead(b.ctx, &redis.XReadArgs{Streams: []string{record.EventsKey(testApp), last}, Block: 2 * time.Second, Count: 100}).Result()
 		if err != nil && err != redis.Nil {
-			b.t.Fatalf("waiting for an event of %s: %v", id, err)
+			b.t.Fatalf("waiting for an event: %v", err)
 		}
 		for _, s := range streams {
 			for _, m := range s.Messages {
 				last = m.ID
 				ev := record.Event{ID: fmt.Sprint(m.Values["event_id"]), MessageID: fmt.Sprint(m.Values["message_id"]),
 					Type: fmt.Sprint(m.Values["type"]), State: record.State(fmt.Sprint(m.Values["state"])), Detail: fmt.Sprint(m.Values["detail"])}
-				if ev.MessageID == id && ok(ev) {
+				if ok(ev) {
 					return ev
 				}
 			}
