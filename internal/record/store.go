@@ -74,6 +74,20 @@ redis.call('PEXPIRE', KEYS[2], ARGV[3])
 return {'created', ARGV[1]}
 `)
 
+// createPlainScript writes a new record without an idempotency key: one
+// command where a MULTI of HSET and PEXPIRE takes four.
+//
+//	KEYS[1]  the record
+//	ARGV[1]  its TTL ms
+//	ARGV[2…] its hash fields and values
+var createPlainScript = redis.NewScript(`
+local f = {}
+for i = 2, #ARGV do f[#f + 1] = ARGV[i] end
+redis.call('HSET', KEYS[1], unpack(f))
+redis.call('PEXPIRE', KEYS[1], ARGV[1])
+return 1
+`)
+
 // markEnqueuedScript sets the enqueued flag of an existing record.
 //
 // KEYS[1] record key. Returns 1, or 0 when the record does not exist.
@@ -98,12 +112,8 @@ func (s *Store) Create(ctx context.Context, rec *Record, bodyHash string, ttl ti
 		fields = append(fields, fieldEnq, "1")
 	}
 	if rec.IdempotencyKey == "" {
-		_, err := s.rdb.TxPipelined(ctx, func(p redis.Pipeliner) error {
-			p.HSet(ctx, Key(rec.App, rec.ID), fields...)
-			p.PExpire(ctx, Key(rec.App, rec.ID), ttl)
-			return nil
-		})
-		if err != nil {
+		args := append([]any{max(ttl.Milliseconds(), 1)}, fields...)
+		if err := createPlainScript.Run(ctx, s.rdb, []string{Key(rec.App, rec.ID)}, args...).Err(); err != nil {
 			return "", false, fmt.Errorf("record: create %s: %w", rec.ID, err)
 		}
 		rec.stored = e.next
