@@ -166,6 +166,52 @@ func TestPoisonPayloadArchivedQueueGoesOn(t *testing.T) {
 	}
 }
 
+// A payload with a field this worker does not know comes from a newer
+// producer (a rolling upgrade that reached producers first): the task waits
+// for the worker's upgrade, with the reason on the dashboard; it is neither
+// archived nor sent without what the field says.
+func TestNewerProducersPayloadWaits(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	j := &job.Send{ID: job.NewID(testApp, time.Now()), Message: providers.Message{App: testApp, Kind: providers.KindText, Text: "from the future",
+		To: providers.Recipients{Users: []string{"zhangsan"}}}, ExpiresAt: time.Now().Add(time.Hour), Queue: job.QueueDefault}
+	payload, err := j.Marshal()
+	if err != nil {
+		t.Fatal(err)
+	}
+	payload = append(payload[:len(payload)-1], []byte(`,"from_a_newer_producer":true}`)...)
+	cl := asynq.NewClientFromRedisClient(b.rdb)
+	if _, err := cl.Enqueue(asynq.NewTask(job.TypeSend, payload), asynq.TaskID("newer"), asynq.Queue(job.QueueDefault), asynq.MaxRetry(job.MaxRetry)); err != nil {
+		t.Fatal(err)
+	}
+	// The task waits for its retry, its reason recorded by asynq; a message
+	// sent after it still goes.
+	rec := b.waitFinished(b.send("after it", "zhangsan"))
+	if rec.State != record.Accepted {
+		t.Fatalf("message after it: %s", rec.State)
+	}
+	var info *asynq.TaskInfo
+	deadline := time.Now().Add(10 * time.Second)
+	for info == nil || info.State != asynq.TaskStateRetry {
+		if time.Now().After(deadline) {
+			t.Fatalf("task state %s after 10 s, want retry", info.State)
+		}
+		if info, err = b.inspector.GetTaskInfo(job.QueueDefault, "newer"); err != nil {
+			t.Fatal(err)
+		}
+		if info.State == asynq.TaskStateArchived {
+			t.Fatalf("archived: %s", info.LastErr)
+		}
+		time.Sleep(20 * time.Millisecond) // asynq's retry has no notification to wait on
+	}
+	if !strings.Contains(info.LastErr, "newer producer") || !strings.Contains(info.LastErr, "upgrade this worker") {
+		t.Errorf("waits with %q, want the reason: a newer producer's payload, upgrade the worker", info.LastErr)
+	}
+	if n := len(b.sim.Deliveries("zhangsan")); n != 1 {
+		t.Errorf("zhangsan got %d messages, want 1 (not the newer producer's)", n)
+	}
+}
+
 func TestInvalidUsersRecorded(t *testing.T) {
 	t.Parallel()
 	b := setup(t)

@@ -62,6 +62,9 @@ func (r *sendRun) releaseSlot(ctx context.Context) {
 // waits, a finished message has nothing to do.
 func (w *Worker) load(ctx context.Context, t *asynq.Task, assume bool) (*sendRun, error) {
 	j, err := job.DecodeSend(t.Payload())
+	if errors.Is(err, job.ErrNewerPayload) { // lose nothing while workers are upgraded
+		return nil, Defer(time.Minute, err.Error()+": upgrade this worker")
+	}
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", err, asynq.SkipRetry)
 	}

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"math"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/msgdispatch/msgdispatch/providers"
@@ -110,9 +111,15 @@ func (s *Send) Marshal() ([]byte, error) {
 	return bytes.TrimRight(buf.Bytes(), "\n"), nil
 }
 
-// ErrPayload is wrapped by every DecodeSend error: the payload is not a send job
+// ErrPayload is wrapped by every DecodeSend error but ErrNewerPayload: the payload is not a send job
 // this version understands, and retrying cannot change that.
 var ErrPayload = errors.New("undecodable payload")
+
+// ErrNewerPayload is returned by DecodeSend for a payload with a field this
+// build does not know: a newer producer wrote it (a rolling upgrade that
+// reached producers first). The worker waits for its own upgrade rather than
+// archive the task, or send it without what the field says.
+var ErrNewerPayload = errors.New("payload from a newer producer")
 
 // DecodeSend decodes and sanity-checks a send task payload.
 func DecodeSend(b []byte) (*Send, error) {
@@ -120,6 +127,9 @@ func DecodeSend(b []byte) (*Send, error) {
 	dec := json.NewDecoder(bytes.NewReader(b))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&s); err != nil {
+		if strings.HasPrefix(err.Error(), "json: unknown field ") {
+			return nil, fmt.Errorf("job: %w: %v", ErrNewerPayload, err)
+		}
 		return nil, fmt.Errorf("job: %w: %v", ErrPayload, err)
 	}
 	switch {
