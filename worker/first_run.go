@@ -20,8 +20,9 @@ import (
 // producer wrote it — the task's payload holds it (record.Assumed) — and
 // checks that assumption in its first write, the begin of its first part,
 // which also takes the company's semaphore slot (record.BeginFirst). A
-// single-recipient message without quotas then costs the worker two round
-// trips beyond asynq's: begin and settle. Any other write of the assumed
+// single-recipient message then costs the worker two round trips beyond
+// asynq's, begin and settle, with quotas or without: a first run's admission
+// goes in its begin's pipeline (admitWithBegin). Any other write of the assumed
 // record is refused (record.ErrAssumed) before it reaches Redis, and the run
 // starts again from a real read: a run that would defer, fail, be cancelled
 // or find an update enqueued before it reads first, as every later run does.
