@@ -148,6 +148,10 @@ func New(opts Options) (*Worker, error) {
 			return nil, fmt.Errorf("worker: app %s: %w", name, err)
 		}
 		w.providers[name] = p
+		if app.OnUnknown == "resend" && p.Capabilities().DedupeWindow <= 0 {
+			w.log.Warn("on_unknown: resend has no effect: the provider has no duplicate check, so a request that may have been applied is never sent again (as with give_up)",
+				"app", name, "provider", p.Name())
+		}
 		r := app.Limits.Rate
 		w.rates[name] = rate.NewLimiter(rate.Limit(r), max(1, r/5))
 	}
