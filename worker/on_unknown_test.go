@@ -24,6 +24,7 @@ func TestResendWithoutDedupeWindowWarns(t *testing.T) {
 	}{
 		{desc: "resend on WPS 365", onUnknown: "resend", warn: true},
 		{desc: "give_up on WPS 365", onUnknown: "give_up"},
+		{desc: "the provider's default (give_up)", onUnknown: `""`},
 	}
 	for _, tc := range tests {
 		t.Run(tc.desc, func(t *testing.T) {
