@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hibiken/asynq"
 	"github.com/redis/go-redis/v9"
 
 	"github.com/msgdispatch/msgdispatch/internal/config"
@@ -121,7 +122,10 @@ api:
 		t.Fatal(err)
 	}
 	quiet := slog.New(slog.DiscardHandler)
-	d, err := webhook.New(webhook.Options{Config: cfg, Redis: rdb, Logger: quiet})
+	// An event whose enqueue failed (a Redis timeout on a loaded machine)
+	// stays pending and is claimed again after ClaimIdle: short here, so
+	// that it is within the test's time.
+	d, err := webhook.New(webhook.Options{Config: cfg, Redis: rdb, Logger: quiet, ClaimIdle: 5 * time.Second})
 	if err != nil || d == nil {
 		t.Fatalf("webhook.New = %v, %v", d, err)
 	}
@@ -204,7 +208,7 @@ api:
 		select {
 		case <-rcv.tick:
 		case <-ctx.Done():
-			t.Fatalf("%d of %d events never delivered", missing, len(ids))
+			t.Fatalf("%d of %d events never delivered: %s", missing, len(ids), undelivered(rdb, rcv, stream))
 		}
 	}
 	rcv.mu.Lock()
@@ -240,6 +244,33 @@ api:
 		t.Error("the provider event was not delivered")
 	}
 	t.Logf("%d events delivered after %d refused attempts during a %s outage", len(rcv.got), rcv.down, outage)
+}
+
+// undelivered says, for a failure, which events the receiver never took
+// (type, state, message) and where their delivery tasks are.
+func undelivered(rdb *redis.Client, rcv *receiver, stream []redis.XMessage) string {
+	rcv.mu.Lock()
+	defer rcv.mu.Unlock()
+	ins := asynq.NewInspectorFromRedisClient(rdb)
+	var out []string
+	for _, m := range stream {
+		id, _ := m.Values["event_id"].(string)
+		if rcv.got[id] > 0 {
+			continue
+		}
+		where := "no delivery task found"
+		for _, list := range []func(string, ...asynq.ListOption) ([]*asynq.TaskInfo, error){
+			ins.ListPendingTasks, ins.ListActiveTasks, ins.ListRetryTasks, ins.ListArchivedTasks, ins.ListCompletedTasks} {
+			tasks, _ := list(webhook.Queue)
+			for _, ti := range tasks {
+				if strings.Contains(string(ti.Payload), `"event_id":"`+id+`"`) {
+					where = fmt.Sprintf("task %s %s, retried %d, last error %q", ti.ID, ti.State, ti.Retried, ti.LastErr)
+				}
+			}
+		}
+		out = append(out, fmt.Sprintf("%s (%v %v of %v): %s", id, m.Values["type"], m.Values["state"], m.Values["message_id"], where))
+	}
+	return strings.Join(out, "; ")
 }
 
 // waitEnd blocks on the events stream until message id ends, and returns
