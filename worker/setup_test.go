@@ -16,6 +16,7 @@ import (
 	"github.com/hibiken/asynq"
 	"github.com/redis/go-redis/v9"
 
+	"github.com/msgdispatch/msgdispatch/internal/bench"
 	"github.com/msgdispatch/msgdispatch/internal/config"
 	"github.com/msgdispatch/msgdispatch/internal/record"
 	"github.com/msgdispatch/msgdispatch/internal/redistest"
@@ -50,7 +51,7 @@ type testBundle struct {
 	// sends is signalled each time the worker starts a message/send request.
 	sends chan struct{}
 	// hook counts Redis round trips of every client of the bundle.
-	hook *countingHook
+	hook *bench.RoundTrips
 }
 
 type setupOpts struct {
@@ -81,7 +82,7 @@ func setup(t testing.TB, opts ...func(*setupOpts)) *testBundle {
 	t.Cleanup(cancel)
 	b := &testBundle{t: t, ctx: ctx, sends: make(chan struct{}, 100)}
 	redisYAML := b.startRedis(o.redisArgs...)
-	b.hook = &countingHook{}
+	b.hook = &bench.RoundTrips{}
 	b.rdb.AddHook(b.hook)
 
 	b.sim = wecomsim.New(o.simOptions)

@@ -29,7 +29,7 @@ func (e *env) measure(ctx context.Context, sd side, idle bool) (Side, []time.Dur
 	resetPeakRSS()
 	cpu0, cpuOK := e.redisCPU(ctx)
 	proc0, procOK := processCPU()
-	all0, asynq0 := e.hook.snapshot()
+	all0, asynq0 := e.hook.Counts()
 	if e.o.CPUProfile != nil && sd.letter == 'p' && !idle {
 		if err := pprof.StartCPUProfile(e.o.CPUProfile); err != nil {
 			return Side{}, nil, fmt.Errorf("bench: cpu profile: %w", err)
@@ -65,7 +65,7 @@ func (e *env) measure(ctx context.Context, sd side, idle bool) (Side, []time.Dur
 	if err != nil {
 		return Side{}, nil, fmt.Errorf("bench: %s: %w", sd.name, err)
 	}
-	all1, asynq1 := e.hook.snapshot()
+	all1, asynq1 := e.hook.Counts()
 	cpu1, cpuOK1 := e.redisCPU(ctx)
 	proc1, procOK1 := processCPU()
 	s := Side{Messages: n, Seconds: last.Sub(t0).Seconds(), PeakRSSMB: float64(peakRSS()) / (1 << 20)}

@@ -22,7 +22,7 @@ type env struct {
 	redis  string // redis-server, embedded or external
 	rdb    *redis.Client
 	info   *redis.Client // INFO and clean-up, not counted
-	hook   *countingHook
+	hook   *RoundTrips
 	rec    *recorder
 	sim    *Sim
 	app    string
@@ -65,7 +65,7 @@ func setupEnv(ctx context.Context, o Options) (_ *env, err error) {
 	if err := e.info.Ping(ctx).Err(); err != nil {
 		return nil, fmt.Errorf("bench: redis at %s: %w", addr, err)
 	}
-	e.hook = &countingHook{}
+	e.hook = &RoundTrips{}
 	e.rdb.AddHook(e.hook)
 
 	e.sim, err = o.Sim()
