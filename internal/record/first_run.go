@@ -167,11 +167,7 @@ func (s *Store) PrepareBeginFirst(rec *Record, i int, ledger *ratelimit.LedgerCa
 // LoadScripts; a pipeline that failed with NOSCRIPT may queue it again) or
 // the client itself.
 func (b *BeginFirstCall) Queue(ctx context.Context, p redis.Scripter) {
-	if _, pipelined := p.(redis.Pipeliner); pipelined {
-		b.cmd = beginFirstScript.EvalSha(ctx, p, b.keys, b.args...)
-	} else {
-		b.cmd = beginFirstScript.Run(ctx, p, b.keys, b.args...)
-	}
+	b.cmd = queueScript(ctx, beginFirstScript, p, b.keys, b.args)
 }
 
 // Result returns BeginFirst's outcome once the call has run: the ledger's
@@ -181,23 +177,9 @@ func (b *BeginFirstCall) Result() (any, error) {
 	if b.cmd == nil {
 		return nil, fmt.Errorf("record: begin %s part %d: not queued", rec.ID, i)
 	}
-	res, err := b.cmd.Slice()
+	reply, err := beginOutcome(rec, i, b.cmd)
 	if err != nil {
-		return nil, fmt.Errorf("record: begin %s part %d: %w", rec.ID, i, err)
-	}
-	var reply any
-	if len(res) > 1 {
-		reply = res[1]
-	}
-	switch code, _ := res[0].(int64); code {
-	case 0:
-		return nil, fmt.Errorf("record: begin %s part %d: %w", rec.ID, i, ErrCancelled)
-	case 2:
-		return reply, fmt.Errorf("record: begin %s part %d: %w", rec.ID, i, ErrLedgerRefused)
-	case 4:
-		return nil, fmt.Errorf("record: begin %s part %d: %w", rec.ID, i, ErrAssumed)
-	case 5:
-		return nil, fmt.Errorf("record: begin %s part %d: %w", rec.ID, i, ErrSemaphoreFull)
+		return reply, err
 	}
 	rec.stored, rec.assumed = b.next, false
 	return reply, nil

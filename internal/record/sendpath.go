@@ -125,9 +125,20 @@ func (s *Store) Begin(ctx context.Context, rec *Record, i int, ledger *ratelimit
 		args = append(args, ledger.Args...)
 	}
 	args = append(args, e.fields...)
-	res, err := beginScript.Run(ctx, s.rdb, keys, args...).Slice()
+	reply, err := beginOutcome(rec, i, beginScript.Run(ctx, s.rdb, keys, args...))
+	if err == nil {
+		rec.stored = e.next
+	}
+	return reply, err
+}
+
+// beginOutcome reads the reply of beginScript or beginFirstScript: the
+// ledger's reply and nil, or the error its code means (nothing written).
+func beginOutcome(rec *Record, i int, cmd *redis.Cmd) (any, error) {
+	fail := func(err error) error { return fmt.Errorf("record: begin %s part %d: %w", rec.ID, i, err) }
+	res, err := cmd.Slice()
 	if err != nil {
-		return nil, fmt.Errorf("record: begin %s part %d: %w", rec.ID, i, err)
+		return nil, fail(err)
 	}
 	var reply any
 	if len(res) > 1 {
@@ -135,13 +146,16 @@ func (s *Store) Begin(ctx context.Context, rec *Record, i int, ledger *ratelimit
 	}
 	switch code, _ := res[0].(int64); code {
 	case 0:
-		return nil, fmt.Errorf("record: begin %s part %d: %w", rec.ID, i, ErrCancelled)
-	case 3:
-		return nil, fmt.Errorf("record: begin %s part %d: %w", rec.ID, i, ErrNotFound)
+		return nil, fail(ErrCancelled)
 	case 2:
-		return reply, fmt.Errorf("record: begin %s part %d: %w", rec.ID, i, ErrLedgerRefused)
+		return reply, fail(ErrLedgerRefused)
+	case 3:
+		return nil, fail(ErrNotFound)
+	case 4:
+		return nil, fail(ErrAssumed)
+	case 5:
+		return nil, fail(ErrSemaphoreFull)
 	}
-	rec.stored = e.next
 	return reply, nil
 }
 
@@ -159,11 +173,16 @@ type Settle struct {
 // loaded, see LoadScripts; a pipeline that failed with NOSCRIPT may queue it
 // again) or the client itself.
 func (st *Settle) Queue(ctx context.Context, p redis.Scripter) {
+	st.cmd = queueScript(ctx, settleScript, p, st.keys, st.args)
+}
+
+// queueScript adds a call of sc to p: EVALSHA in a pipeline (whose caller
+// loads the scripts on NOSCRIPT), Run (EVALSHA, then EVAL) on a client.
+func queueScript(ctx context.Context, sc *redis.Script, p redis.Scripter, keys []string, args []any) *redis.Cmd {
 	if _, pipelined := p.(redis.Pipeliner); pipelined {
-		st.cmd = settleScript.EvalSha(ctx, p, st.keys, st.args...)
-	} else {
-		st.cmd = settleScript.Run(ctx, p, st.keys, st.args...)
+		return sc.EvalSha(ctx, p, keys, args...)
 	}
+	return sc.Run(ctx, p, keys, args...)
 }
 
 // Result returns the ledger's reply (nil without a ledger step) once the call
