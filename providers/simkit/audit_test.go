@@ -159,11 +159,13 @@ func TestFaultRatesValidate(t *testing.T) {
 		{desc: "negative probability", r: FaultRates{ServerError: -0.1}, wantErr: true},
 		{desc: "outcomes over 1", r: FaultRates{ServerError: 0.6, LostResponse: 0.6}, wantErr: true},
 		{desc: "max latency below min", r: FaultRates{Latency: 1, MinLatency: time.Second, MaxLatency: time.Millisecond}, wantErr: true},
+		{desc: "a known endpoint", r: FaultRates{Endpoints: []string{"send"}}},
+		{desc: "an unknown endpoint", r: FaultRates{Endpoints: []string{"nope"}}, wantErr: true},
 	}
 	for _, tc := range tests {
 		t.Run(tc.desc, func(t *testing.T) {
 			t.Parallel()
-			if err := tc.r.Validate(); (err != nil) != tc.wantErr {
+			if err := tc.r.Validate("token", "send"); (err != nil) != tc.wantErr {
 				t.Fatalf("Validate() = %v, want error %v", err, tc.wantErr)
 			}
 		})

@@ -31,9 +31,15 @@ type FaultRates struct {
 }
 
 // Validate reports a probability outside [0, 1], outcome probabilities
-// (ServerError, LostResponse) summing to more than 1, or MaxLatency <
-// MinLatency.
-func (r FaultRates) Validate() error {
+// (ServerError, LostResponse) summing to more than 1, MaxLatency <
+// MinLatency, or, when the simulator's endpoints are given, an Endpoints
+// entry that is none of them.
+func (r FaultRates) Validate(endpoints ...string) error {
+	for _, e := range r.Endpoints {
+		if len(endpoints) > 0 && !slices.Contains(endpoints, e) {
+			return fmt.Errorf("simkit: unknown endpoint %q", e)
+		}
+	}
 	for _, p := range []float64{r.ServerError, r.LostResponse, r.Latency} {
 		if p < 0 || p > 1 {
 			return fmt.Errorf("simkit: fault probability %v outside [0, 1]", p)

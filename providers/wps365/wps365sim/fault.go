@@ -128,15 +128,8 @@ type FaultRates = simkit.FaultRates
 // off. It returns an error, and changes nothing, if the rates are invalid
 // (simkit.FaultRates.Validate) or name an unknown endpoint.
 func (s *Sim) SetFaults(r FaultRates) error {
-	if err := r.Validate(); err != nil {
+	if err := r.Validate(EndpointToken, EndpointCreate, EndpointBatchCreate, EndpointUpdate, EndpointRecall, EndpointReply); err != nil {
 		return fmt.Errorf("wps365sim: %w", err)
-	}
-	for _, e := range r.Endpoints {
-		switch e {
-		case EndpointToken, EndpointCreate, EndpointBatchCreate, EndpointUpdate, EndpointRecall, EndpointReply:
-		default:
-			return fmt.Errorf("wps365sim: unknown endpoint %q", e)
-		}
 	}
 	r.Endpoints = slices.Clone(r.Endpoints)
 	s.mu.Lock()

@@ -118,15 +118,8 @@ type FaultRates = simkit.FaultRates
 // off. It returns an error, and changes nothing, if the rates are invalid
 // (simkit.FaultRates.Validate) or name an unknown endpoint.
 func (s *Sim) SetFaults(r FaultRates) error {
-	if err := r.Validate(); err != nil {
+	if err := r.Validate(EndpointToken, EndpointSend, EndpointUpdate); err != nil {
 		return fmt.Errorf("xiezuosim: %w", err)
-	}
-	for _, e := range r.Endpoints {
-		switch e {
-		case EndpointToken, EndpointSend, EndpointUpdate:
-		default:
-			return fmt.Errorf("xiezuosim: unknown endpoint %q", e)
-		}
 	}
 	r.Endpoints = slices.Clone(r.Endpoints)
 	s.mu.Lock()
