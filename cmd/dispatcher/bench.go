@@ -41,7 +41,7 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	redisAddr := fs.String("redis", "", "use this Redis (never flushed: only the run's own keys are written and deleted)")
 	embedded := fs.Bool("embedded", false, "use the embedded Redis even when redis-server is on PATH")
 	tci := fs.Duration("task-check-interval", 0, "worker.task_check_interval (default the config's, 100ms)")
-	cpuprofile := fs.String("cpuprofile", "", "write a CPU profile of the pipeline side to this file")
+	cpuprofile := fs.String("cpuprofile", "", "write a CPU profile of the pipeline side's first round to this file")
 	jsonOnly := fs.Bool("json-only", false, "print only the JSON line")
 	if _, err := benchCommand.parse(fs, args, stdout); err != nil {
 		return err

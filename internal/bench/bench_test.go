@@ -9,7 +9,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/redis/go-redis/v9"
+
 	"github.com/msgdispatch/msgdispatch/internal/bench"
+	"github.com/msgdispatch/msgdispatch/internal/redistest"
 	_ "github.com/msgdispatch/msgdispatch/providers/wecom" // registers the provider
 	"github.com/msgdispatch/msgdispatch/providers/wecom/wecomsim"
 )
@@ -168,5 +171,41 @@ func TestOptionsRefused(t *testing.T) {
 				t.Errorf("Run: %v, want an error naming %q", err, tc.want)
 			}
 		})
+	}
+}
+
+// A run on a Redis the bench did not start writes only into a database it
+// claimed empty, and leaves it empty (the quota ledger's keys too); what
+// others keep there is untouched.
+func TestExternalRedisLeftAsFound(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	srv := redistest.Start(t)
+	foreign := map[int]string{0: "theirs:0", 15: "theirs:15"}
+	for db, key := range foreign {
+		c := redis.NewClient(&redis.Options{Addr: srv.Addr, DB: db})
+		if err := c.Set(b.ctx, key, "keep", 0).Err(); err != nil {
+			t.Fatal(err)
+		}
+		c.Close()
+	}
+	if _, err := bench.Run(b.ctx, bench.Options{Sim: wecom, Redis: srv.Addr, N: 20, Rounds: 1, Users: 10, Quotas: true,
+		TaskCheckInterval: 10 * time.Millisecond}, false); err != nil {
+		t.Fatal(err)
+	}
+	for db := 0; db <= 15; db++ {
+		c := redis.NewClient(&redis.Options{Addr: srv.Addr, DB: db})
+		keys, err := c.Keys(b.ctx, "*").Result()
+		c.Close()
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := 0
+		if _, ok := foreign[db]; ok {
+			want = 1
+		}
+		if len(keys) != want || (want == 1 && keys[0] != foreign[db]) {
+			t.Errorf("db %d holds %v after the run, want only what was there before (%q)", db, keys, foreign[db])
+		}
 	}
 }

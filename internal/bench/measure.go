@@ -30,7 +30,8 @@ func (e *env) measure(ctx context.Context, sd side, idle bool) (Side, []time.Dur
 	cpu0, cpuOK := e.redisCPU(ctx)
 	proc0, procOK := processCPU()
 	all0, asynq0 := e.hook.Counts()
-	if e.o.CPUProfile != nil && sd.letter == 'p' && !idle {
+	if e.o.CPUProfile != nil && sd.letter == 'p' && !idle && !e.profiled {
+		e.profiled = true
 		if err := pprof.StartCPUProfile(e.o.CPUProfile); err != nil {
 			return Side{}, nil, fmt.Errorf("bench: cpu profile: %w", err)
 		}

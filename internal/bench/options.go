@@ -51,7 +51,8 @@ type Options struct {
 	Timeout time.Duration
 	// Progress receives a progress line while a side runs. nil: none.
 	Progress io.Writer
-	// CPUProfile, when set, receives a CPU profile of the pipeline side.
+	// CPUProfile, when set, receives a CPU profile of the pipeline side's
+	// first round (throughput mode).
 	CPUProfile io.Writer
 	// Logger receives the worker's and asynq's logs. Default: discarded (a
 	// side that does not finish is an error saying how far it got).

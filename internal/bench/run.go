@@ -31,6 +31,9 @@ type env struct {
 	db     int // the database of an external Redis
 	cfg    *config.Config
 	closes []func()
+	// profiled: the CPU profile has been written (first pipeline round only:
+	// a second profile appended to the same file would not parse).
+	profiled bool
 }
 
 // setupEnv starts (or connects to) Redis, the simulator behind its recorder,
@@ -152,15 +155,16 @@ func claimDB(ctx context.Context, addr string) (int, error) {
 }
 
 // cleanExternal deletes what the run wrote into the database it claimed on
-// a Redis the bench did not start: asynq's and the dispatcher's keys (the
-// database held none before), and the claim.
+// a Redis the bench did not start: every key but the claim (the database
+// held none before the claim: asynq's, the dispatcher's, the quota
+// ledger's), then the claim.
 func (e *env) cleanExternal() {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	for _, pat := range []string{"asynq:*", "msgd:*"} {
-		it := e.info.Scan(ctx, 0, pat, 1000).Iterator()
-		for it.Next(ctx) {
-			e.info.Unlink(ctx, it.Val())
+	it := e.info.Scan(ctx, 0, "*", 1000).Iterator()
+	for it.Next(ctx) {
+		if k := it.Val(); k != claimKey {
+			e.info.Unlink(ctx, k)
 		}
 	}
 	e.info.Del(ctx, claimKey)
