@@ -36,13 +36,19 @@ func (w *Worker) quotaOn(app string) bool {
 	return len(a.Limits.PerRecipient) > 0 || a.Limits.Daily > 0 || a.MultiTenant()
 }
 
-// pipelined runs fn as one pipeline. When a script in it was not in Redis'
-// script cache (Redis restarted), it loads the send path's scripts and runs fn
-// once more: a command refused with NOSCRIPT did nothing, and the others of
-// fn are reads or idempotent.
+// pipelined runs fn as one pipeline, in one round trip with the pipelines
+// of other handlers that reach Redis at the same time (batch.go). When a
+// script in it was not in Redis' script cache (Redis restarted), it loads the
+// send path's scripts and runs fn once more: a command refused with NOSCRIPT
+// did nothing, and the others of fn are reads or idempotent.
 func (w *Worker) pipelined(ctx context.Context, fn func(redis.Pipeliner) error) error {
 	for attempt := 0; ; attempt++ {
-		cmds, err := w.rdb.Pipelined(ctx, fn)
+		p := w.rdb.Pipeline()
+		if err := fn(p); err != nil {
+			return err
+		}
+		cmds := p.Cmds()
+		err := w.batch.exec(ctx, cmds)
 		if attempt == 0 && noScript(cmds) {
 			if err := w.records.LoadScripts(ctx); err != nil {
 				return err

@@ -65,6 +65,9 @@ type Worker struct {
 	// oneSlot: rdb is not a Redis Cluster, so that a script may take the
 	// company's semaphore slot with the record's writes (first_run.go).
 	oneSlot bool
+	// batch sends the send path's pipelines of concurrent handlers in one
+	// round trip (batch.go).
+	batch   *batcher
 	rates   map[string]*rate.Limiter
 	now     func() time.Time
 	metrics *metrics.Metrics
@@ -90,6 +93,7 @@ func New(opts Options) (*Worker, error) {
 		rates:     map[string]*rate.Limiter{},
 		now:       opts.Now,
 		metrics:   opts.Metrics,
+		batch:     &batcher{rdb: opts.Redis},
 	}
 	if w.log == nil {
 		w.log = slog.Default()
