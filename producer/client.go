@@ -25,7 +25,9 @@ type Client struct {
 	records   *record.Store
 	now       func() time.Time
 	// afterWrite, when set (tests), runs after each of Send's writes and may fail
-	// it, to prove that a retry after a crash between writes is safe.
+	// it, to prove that a retry after a crash between writes is safe. (A Send
+	// without an idempotency key writes its record and enqueues in one round
+	// trip: both steps run after it.)
 	afterWrite func(step string) error
 	// rdb and the quota limiter serve Reserve and Release (reserve.go).
 	rdb       redis.UniversalClient
@@ -36,7 +38,7 @@ type Client struct {
 
 // New returns a Client for the apps of cfg on rdb. The Client does not close rdb.
 func New(cfg *config.Config, rdb redis.UniversalClient) *Client {
-	return &Client{cfg: cfg, asynq: asynq.NewClientFromRedisClient(rdb), inspector: asynq.NewInspectorFromRedisClient(rdb),
+	return &Client{cfg: cfg, asynq: asynq.NewClientFromRedisClient(enqueueRedis{rdb}), inspector: asynq.NewInspectorFromRedisClient(rdb),
 		records: record.NewStore(rdb), now: time.Now, rdb: rdb}
 }
 

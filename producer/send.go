@@ -14,6 +14,7 @@ import (
 	"unicode"
 
 	"github.com/hibiken/asynq"
+	"github.com/redis/go-redis/v9"
 
 	"github.com/msgdispatch/msgdispatch/internal/catalog"
 	"github.com/msgdispatch/msgdispatch/internal/job"
@@ -85,6 +86,9 @@ func (c *Client) Send(ctx context.Context, msg providers.Message, opts ...SendOp
 	if err != nil {
 		return "", err
 	}
+	if o.Key == "" {
+		return c.createAndEnqueue(ctx, rec, j, ttl, release)
+	}
 	id, created, err := c.records.Create(ctx, rec, hash, ttl)
 	if err != nil {
 		release()
@@ -114,6 +118,41 @@ func (c *Client) Send(ctx context.Context, msg providers.Message, opts ...SendOp
 		return "", err
 	}
 	return id, nil
+}
+
+// createAndEnqueue writes the record of a message without an idempotency
+// key and enqueues its task in one round trip, the record first (see
+// enqueueRedis). A failed record write fails the Send even when the task was
+// queued: the worker skips a task without a record, so the message is not
+// sent.
+func (c *Client) createAndEnqueue(ctx context.Context, rec *record.Record, j *job.Send, ttl time.Duration, release func()) (string, error) {
+	call, err := c.records.PrepareCreate(rec, ttl)
+	if err != nil {
+		release()
+		return "", fmt.Errorf("producer: send: %w", err)
+	}
+	w := &recordWrite{queue: func(p redis.Pipeliner) { call.Queue(ctx, p) }}
+	eerr := c.enqueue(withRecordWrite(ctx, w), j, []byte(rec.JobJSON()))
+	if !w.sent { // asynq failed before its script: nothing was written
+		release()
+		if eerr == nil {
+			eerr = fmt.Errorf("producer: send: enqueue %s: the record was not written", j.ID)
+		}
+		return "", eerr
+	}
+	if err := call.Result(); err != nil {
+		release()
+		return "", fmt.Errorf("producer: send: %w", err)
+	}
+	if eerr != nil {
+		return "", eerr
+	}
+	for _, step := range []string{"created", "enqueued"} {
+		if err := c.step(step); err != nil {
+			return "", err
+		}
+	}
+	return rec.ID, nil
 }
 
 // reserveGivenIDs refuses an id msg gives itself (a WeCom card's task_id)

@@ -12,7 +12,7 @@ import (
 
 // The dispatcher's own Redis round trips (asynq's aside) for one accepted
 // single-recipient message, producer and worker together: 3 with quotas or
-// without (create; [admission +] begin with the first-run checks and the
+// without (create, with asynq's enqueue in the same round trip; [admission +] begin with the first-run checks and the
 // company slot; settle + slot back). The first run reads nothing
 // (first_run.go).
 func TestRoundTripsPerAcceptedMessage(t *testing.T) {

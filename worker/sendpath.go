@@ -18,7 +18,8 @@ import (
 // The send path's Redis round trips for one accepted single-recipient message
 // (asynq's own aside; README "How a message travels"):
 //
-//	producer  create the record (marked to be enqueued)
+//	producer  create the record (marked to be enqueued), in the round trip of
+//	          asynq's enqueue script (producer/enqueue_redis.go)
 //	worker    quota admission (quotas on)
 //	          begin: first-run checks + tombstone check + company slot + part sending + ledger sending (one script)
 //	          settle: ledger sent + part + record state + event (one script) + give the slot back (one pipeline)

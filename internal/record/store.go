@@ -80,13 +80,15 @@ return {'created', ARGV[1]}
 //	KEYS[1]  the record
 //	ARGV[1]  its TTL ms
 //	ARGV[2…] its hash fields and values
-var createPlainScript = redis.NewScript(`
+var createPlainScript = redis.NewScript(createPlainLua)
+
+const createPlainLua = `
 local f = {}
 for i = 2, #ARGV do f[#f + 1] = ARGV[i] end
 redis.call('HSET', KEYS[1], unpack(f))
 redis.call('PEXPIRE', KEYS[1], ARGV[1])
 return 1
-`)
+`
 
 // markEnqueuedScript sets the enqueued flag of an existing record.
 //
@@ -107,10 +109,7 @@ func (s *Store) Create(ctx context.Context, rec *Record, bodyHash string, ttl ti
 	if err != nil {
 		return "", false, err
 	}
-	fields := append(e.fields, fieldVersion, 1)
-	if rec.Enqueued {
-		fields = append(fields, fieldEnq, "1")
-	}
+	fields := createFields(rec, e)
 	if rec.IdempotencyKey == "" {
 		args := append([]any{max(ttl.Milliseconds(), 1)}, fields...)
 		if err := createPlainScript.Run(ctx, s.rdb, []string{Key(rec.App, rec.ID)}, args...).Err(); err != nil {
@@ -135,6 +134,61 @@ func (s *Store) Create(ctx context.Context, rec *Record, bodyHash string, ttl ti
 	default:
 		return "", false, &ConflictError{Key: rec.IdempotencyKey, MessageID: res[1]}
 	}
+}
+
+// CreateCall is a prepared Create of a record without an idempotency key:
+// queue it in a pipeline (Queue) before what must follow it in the same
+// round trip (the producer's enqueue), run the pipeline, then read Result.
+type CreateCall struct {
+	rec  *Record
+	key  string
+	args []any
+	next stored
+	cmd  *redis.Cmd
+}
+
+// PrepareCreate encodes rec for a CreateCall (rec.JobJSON is set from here
+// on).
+func (s *Store) PrepareCreate(rec *Record, ttl time.Duration) (*CreateCall, error) {
+	if rec.IdempotencyKey != "" {
+		return nil, fmt.Errorf("record: create %s: PrepareCreate is for a record without an idempotency key", rec.ID)
+	}
+	e, err := rec.encode()
+	if err != nil {
+		return nil, err
+	}
+	args := append([]any{max(ttl.Milliseconds(), 1)}, createFields(rec, e)...)
+	return &CreateCall{rec: rec, key: Key(rec.App, rec.ID), args: args, next: e.next}, nil
+}
+
+// Queue adds the write to p. The script is sent whole (EVAL, which Redis
+// finds in its script cache by its digest): a cache emptied by a restart
+// cannot refuse it, so the record is never missing behind a task queued
+// after it in the same round trip.
+func (c *CreateCall) Queue(ctx context.Context, p redis.Pipeliner) {
+	c.cmd = p.Eval(ctx, createPlainLua, []string{c.key}, c.args...)
+}
+
+// Result is the write's outcome once the pipeline has run.
+func (c *CreateCall) Result() error {
+	if c.cmd == nil {
+		return fmt.Errorf("record: create %s: not queued", c.rec.ID)
+	}
+	if err := c.cmd.Err(); err != nil {
+		return fmt.Errorf("record: create %s: %w", c.rec.ID, err)
+	}
+	c.rec.stored = c.next
+	return nil
+}
+
+// createFields are the hash fields and values of a new record: its encoding,
+// version 1, and the enqueued flag when set.
+func createFields(rec *Record, e *encoded) []any {
+	fields := append(e.fields, fieldVersion, 1)
+	if rec.Enqueued {
+		fields = append(fields, fieldEnq, "1")
+	}
+	return fields
 }
 
 // MarkEnqueued records that the message's task is in the queue.
