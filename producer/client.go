@@ -29,6 +29,9 @@ type Client struct {
 	// without an idempotency key writes its record and enqueues in one round
 	// trip: both steps run after it.)
 	afterWrite func(step string) error
+	// fused: a Send without an idempotency key writes its record in the
+	// round trip of asynq's enqueue (enqueue_redis.go); not on a Cluster.
+	fused bool
 	// rdb and the quota limiter serve Reserve and Release (reserve.go).
 	rdb       redis.UniversalClient
 	quotaOnce sync.Once
@@ -38,7 +41,14 @@ type Client struct {
 
 // New returns a Client for the apps of cfg on rdb. The Client does not close rdb.
 func New(cfg *config.Config, rdb redis.UniversalClient) *Client {
-	return &Client{cfg: cfg, asynq: asynq.NewClientFromRedisClient(enqueueRedis{rdb}), inspector: asynq.NewInspectorFromRedisClient(rdb),
+	// On a Cluster the record and the task are in other slots, maybe on other
+	// nodes, where one pipeline would not keep their order.
+	_, cluster := rdb.(*redis.ClusterClient)
+	enq := rdb
+	if !cluster {
+		enq = enqueueRedis{rdb}
+	}
+	return &Client{cfg: cfg, asynq: asynq.NewClientFromRedisClient(enq), fused: !cluster, inspector: asynq.NewInspectorFromRedisClient(rdb),
 		records: record.NewStore(rdb), now: time.Now, rdb: rdb}
 }
 

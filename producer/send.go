@@ -86,7 +86,7 @@ func (c *Client) Send(ctx context.Context, msg providers.Message, opts ...SendOp
 	if err != nil {
 		return "", err
 	}
-	if o.Key == "" {
+	if c.fused && o.Key == "" {
 		return c.createAndEnqueue(ctx, rec, j, ttl, release)
 	}
 	id, created, err := c.records.Create(ctx, rec, hash, ttl)
