@@ -1,7 +1,10 @@
 package job
 
 import (
+	"bytes"
+	"encoding/json"
 	"errors"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -83,5 +86,70 @@ func TestNewID(t *testing.T) {
 	}
 	if _, err := AppOf("nodot"); err == nil {
 		t.Error("AppOf accepted an id without app")
+	}
+}
+
+// DecodeSend (go-json) reads every kind of send job exactly as encoding/json
+// does, and refuses what it refuses with the same error class.
+func TestDecodeSendMatchesEncodingJSON(t *testing.T) {
+	t.Parallel()
+	now := time.Date(2026, 12, 6, 19, 0, 0, 123456789, time.FixedZone("CST", 8*3600))
+	id := NewID("hr", now)
+	full := Send{ID: id, Message: providers.Message{App: "hr", Tenant: "t1",
+		To:   providers.Recipients{Users: []string{"u1", "张三"}, Depts: []string{"d1"}, Tags: []string{"t"}, Chats: []string{"c"}, All: true},
+		Kind: providers.KindText, Text: "hello \"quoted\" \u2028 <b>&</b> 你好",
+		Body: json.RawMessage(`{"card": {"a": [1, 2.5, "x", null, true], "b": {}}}`), ReplyTo: &providers.ReplyTo{Chat: "c1", MessageID: "m1"}},
+		Urgent: true, NotBefore: now.Add(time.Minute), ExpiresAt: now.Add(time.Hour), Queue: "critical", Generation: 3,
+		Collapse: &Collapse{Key: "k", Mode: CollapseDigest}, CreatedAt: now, IdempotencyKey: "key-1"}
+	minimal := Send{ID: id, Message: providers.Message{App: "hr", To: providers.Recipients{Users: []string{"u1"}}, Kind: providers.KindText, Text: "x"},
+		ExpiresAt: now.Add(time.Hour), Queue: "default"}
+	marshal := func(s Send) []byte {
+		b, err := s.Marshal()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return b
+	}
+	tests := []struct {
+		desc    string
+		payload []byte
+	}{
+		{desc: "every field", payload: marshal(full)},
+		{desc: "the fewest fields", payload: marshal(minimal)},
+		{desc: "spaces and another key order", payload: []byte(` { "queue":"default", "expires_at" : "2026-12-06T20:00:00Z", "message":{"kind":"text","to":{"users":["u1"]},"app":"hr","text":"x"}, "id":"` + id + `" } `)},
+		{desc: "field names in another case", payload: []byte(`{"ID":"` + id + `","Message":{"App":"hr","Kind":"text"},"Expires_At":"2026-12-06T20:00:00Z"}`)},
+		{desc: "unknown field", payload: []byte(`{"id":"` + id + `","message":{"app":"hr"},"expires_at":"2026-12-06T20:00:00Z","shiny":1}`)},
+		{desc: "unknown nested field", payload: []byte(`{"id":"` + id + `","message":{"app":"hr","shiny":1},"expires_at":"2026-12-06T20:00:00Z"}`)},
+		{desc: "wrong type", payload: []byte(`{"id":5}`)},
+		{desc: "bad time", payload: []byte(`{"id":"` + id + `","message":{"app":"hr"},"expires_at":"tomorrow"}`)},
+		{desc: "truncated", payload: marshal(full)[:40]},
+		{desc: "not JSON", payload: []byte(`nope`)},
+		{desc: "trailing data", payload: append(marshal(minimal), []byte(` {}`)...)},
+	}
+	for _, tc := range tests {
+		t.Run(tc.desc, func(t *testing.T) {
+			t.Parallel()
+			got, err := DecodeSend(tc.payload)
+			var want Send
+			dec := json.NewDecoder(bytes.NewReader(tc.payload))
+			dec.DisallowUnknownFields()
+			werr := dec.Decode(&want)
+			switch {
+			case werr != nil:
+				class := ErrPayload
+				if strings.HasPrefix(werr.Error(), "json: unknown field ") {
+					class = ErrNewerPayload
+				}
+				if !errors.Is(err, class) {
+					t.Errorf("DecodeSend = %v, want an error of class %v (encoding/json: %v)", err, class, werr)
+				}
+			case err != nil:
+				if !errors.Is(err, ErrPayload) || !strings.Contains(err.Error(), "empty") && !strings.Contains(err.Error(), "missing") && !strings.Contains(err.Error(), "belong") {
+					t.Errorf("DecodeSend = %v; encoding/json read it", err)
+				}
+			case !reflect.DeepEqual(*got, want):
+				t.Errorf("DecodeSend = %+v\nencoding/json: %+v", *got, want)
+			}
+		})
 	}
 }
