@@ -2,6 +2,7 @@ package worker
 
 import (
 	"context"
+	"runtime"
 	"sync"
 
 	"github.com/redis/go-redis/v9"
@@ -90,6 +91,7 @@ func (b *batcher) more() bool {
 // waits.
 func (b *batcher) drain(ctx context.Context) {
 	for {
+		runtime.Gosched()
 		b.mu.Lock()
 		batch := b.take()
 		b.mu.Unlock()
