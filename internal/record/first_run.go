@@ -92,9 +92,7 @@ type FirstRun struct {
 var beginFirstScript = redis.NewScript(ratelimit.MarkFuncLua + ratelimit.SemAcquireFuncLua + `
 if redis.call('HGET', KEYS[1], 'v') ~= '1' then return {4} end
 local nx = tonumber(ARGV[2])
-for i = 4, 3 + nx do
-  if redis.call('EXISTS', KEYS[i]) == 1 then return {4} end
-end
+if nx > 0 and redis.call('EXISTS', unpack(KEYS, 4, 3 + nx)) > 0 then return {4} end
 if redis.call('EXISTS', KEYS[2]) == 1 then return {0} end
 if not semAcquire(KEYS[3], ARGV[4], ARGV[5], ARGV[6]) then return {5} end
 local nl = tonumber(ARGV[3])
@@ -111,10 +109,9 @@ if nl > 0 then
     end
   end
 end
-local f = {}
+local f = {'v', '2'} -- version 1 was checked above
 for i = 7 + nl, #ARGV do f[#f + 1] = ARGV[i] end
 redis.call('HSET', KEYS[1], unpack(f))
-redis.call('HINCRBY', KEYS[1], 'v', 1)
 redis.call('PEXPIRE', KEYS[1], ARGV[1])
 return {1, led}
 `)

@@ -62,7 +62,8 @@ return {1, led}
 
 // settleScript records a request's outcome: the ledger's transition (sent,
 // failed or refunded), the part, the record's meta and, when given, the
-// event, in one step.
+// event, in one step. (A record of the old layout lost its whole-record field
+// "rec" at the part's begin, which every settle follows.)
 //
 //	KEYS[1]  the record
 //	KEYS[2]  the app's event stream
@@ -92,7 +93,6 @@ local f = {}
 for i = 6 + nl, 5 + nl + nf do f[#f + 1] = ARGV[i] end
 redis.call('HSET', KEYS[1], unpack(f))
 redis.call('HINCRBY', KEYS[1], 'v', 1)
-redis.call('HDEL', KEYS[1], 'rec')
 redis.call('PEXPIRE', KEYS[1], ARGV[1])
 if ARGV[2] ~= '0' then redis.call('PEXPIRE', KEYS[3], ARGV[2]) end
 if #ARGV > 5 + nl + nf then
