@@ -70,8 +70,8 @@ func TestSendOneRoundTrip(t *testing.T) {
 		t.Fatal(err)
 	}
 	trips := log.take()
-	if len(trips) != 1 || !slices.Equal(trips[0], []string{"eval", "evalsha"}) {
-		t.Errorf("Send took round trips %v, want one: [eval (the record) evalsha (asynq's enqueue)]", trips)
+	if len(trips) != 1 || !slices.Equal(trips[0], []string{"multi", "hset", "pexpire", "exec", "evalsha"}) {
+		t.Errorf("Send took round trips %v, want one: [multi hset pexpire exec (the record) evalsha (asynq's enqueue)]", trips)
 	}
 	st, err := b.client.Status(b.ctx, id)
 	if err != nil || st.State != record.Queued || st.Job == nil || st.Job.Message.Text != "hello" {

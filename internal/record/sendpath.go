@@ -167,12 +167,21 @@ type Settle struct {
 	cmd  *redis.Cmd
 	rec  *Record
 	next stored
+	// tx is the same writes as one MULTI, used when queued in a pipeline:
+	// set when there is no ledger step (settleScript then only writes) and
+	// not on a Redis Cluster.
+	tx *multi
 }
 
 // Queue adds the settle script's call to p: a pipeline (the script must be
 // loaded, see LoadScripts; a pipeline that failed with NOSCRIPT may queue it
 // again) or the client itself.
 func (st *Settle) Queue(ctx context.Context, p redis.Scripter) {
+	if pl, ok := p.(redis.Pipeliner); ok && st.tx != nil {
+		st.tx.queue(ctx, pl)
+		return
+	}
+	st.tx = nil
 	st.cmd = queueScript(ctx, settleScript, p, st.keys, st.args)
 }
 
@@ -188,6 +197,13 @@ func queueScript(ctx context.Context, sc *redis.Script, p redis.Scripter, keys [
 // Result returns the ledger's reply (nil without a ledger step) once the call
 // has run; on success the Record knows what Redis now holds of it.
 func (st *Settle) Result() (any, error) {
+	if st.tx != nil {
+		if err := st.tx.result(); err != nil {
+			return nil, fmt.Errorf("record: settle %s: %w", st.rec.ID, err)
+		}
+		st.rec.stored = st.next
+		return nil, nil
+	}
 	if st.cmd == nil {
 		return nil, fmt.Errorf("record: settle %s: not queued", st.rec.ID)
 	}
@@ -240,7 +256,18 @@ func (s *Store) PrepareSettle(rec *Record, i int, ledger *ratelimit.LedgerCall, 
 	args = append(args, len(e.fields))
 	args = append(args, e.fields...)
 	args = append(args, ev...)
-	return &Settle{keys: keys, args: args, rec: rec, next: e.next}, nil
+	st := &Settle{keys: keys, args: args, rec: rec, next: e.next}
+	if ledger == nil && !s.cluster { // settleScript's writes, without a script
+		cmds := [][]any{append([]any{"hset", key}, e.fields...), {"hincrby", key, fieldVersion, 1}, {"pexpire", key, args[0]}}
+		if idemTTL != 0 {
+			cmds = append(cmds, []any{"pexpire", keys[2], idemTTL})
+		}
+		if len(ev) > 0 {
+			cmds = append(cmds, append([]any{"xadd", keys[1], "maxlen", "~", s.EventsMaxLen, "*"}, ev...))
+		}
+		st.tx = &multi{cmds: cmds}
+	}
+	return st, nil
 }
 
 // LoadScripts loads the send path's scripts into Redis, for pipelines; a

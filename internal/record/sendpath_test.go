@@ -254,3 +254,80 @@ func TestLegacyRecordReadAndMigrated(t *testing.T) {
 		t.Errorf("Get after migration = %+v, %v", again, err)
 	}
 }
+
+// A settle without a ledger step queued in a pipeline runs as one MULTI, on a
+// client as the script: both leave the same record, version and event; a
+// write Redis refuses inside the MULTI fails the settle.
+func TestSettleInPipelineMatchesScript(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		desc     string
+		pipeline bool
+	}{
+		{desc: "script, on the client"},
+		{desc: "MULTI, in a pipeline", pipeline: true},
+	}
+	for _, tc := range tests {
+		t.Run(tc.desc, func(t *testing.T) {
+			t.Parallel()
+			b := setupParts(t, 1)
+			p := &b.rec.Parts[0]
+			p.State, p.Attempts = record.PartSending, 1
+			if _, err := b.store.Begin(b.ctx, b.rec, 0, nil, time.Hour); err != nil {
+				t.Fatal(err)
+			}
+			p.State = record.PartAccepted
+			b.rec.State = record.Accepted
+			st, err := b.store.PrepareSettle(b.rec, 0, nil, string(record.Accepted), "done", time.Hour, 2*time.Hour)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if tc.pipeline {
+				pl := b.rdb.Pipeline()
+				st.Queue(b.ctx, pl)
+				if _, err := pl.Exec(b.ctx); err != nil {
+					t.Fatal(err)
+				}
+			} else {
+				st.Queue(b.ctx, b.rdb)
+			}
+			if _, err := st.Result(); err != nil {
+				t.Fatal(err)
+			}
+			key := record.Key("hr-bot", b.rec.ID)
+			got, err := b.store.Get(b.ctx, "hr-bot", b.rec.ID)
+			if err != nil || got.State != record.Accepted || got.Parts[0].State != record.PartAccepted {
+				t.Fatalf("Get = %+v, %v; want accepted", got, err)
+			}
+			if v, _ := b.rdb.HGet(b.ctx, key, "v").Result(); v != "3" { // create, begin, settle
+				t.Errorf("version %q, want 3", v)
+			}
+			if ttl := b.rdb.PTTL(b.ctx, key).Val(); ttl <= time.Hour || ttl > 2*time.Hour {
+				t.Errorf("TTL %v, want the retention (2h) of a finished record", ttl)
+			}
+			evs, err := b.rdb.XRange(b.ctx, record.EventsKey("hr-bot"), "-", "+").Result()
+			if err != nil || len(evs) != 1 || evs[0].Values["type"] != string(record.Accepted) || evs[0].Values["detail"] != "done" {
+				t.Errorf("events %+v, %v; want one accepted event", evs, err)
+			}
+
+			// The record's key replaced by a string: HSET fails when run.
+			if err := b.rdb.Set(b.ctx, key, "not a hash", 0).Err(); err != nil {
+				t.Fatal(err)
+			}
+			st, err = b.store.PrepareSettle(b.rec, 0, nil, "", "", time.Hour, time.Hour)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if tc.pipeline {
+				pl := b.rdb.Pipeline()
+				st.Queue(b.ctx, pl)
+				_, _ = pl.Exec(b.ctx) // the outcome is read through Result
+			} else {
+				st.Queue(b.ctx, b.rdb)
+			}
+			if _, err := st.Result(); err == nil || !strings.Contains(err.Error(), "record: settle") || !strings.Contains(err.Error(), "WRONGTYPE") {
+				t.Errorf("settle over a string = %v, want WRONGTYPE naming the settle", err)
+			}
+		})
+	}
+}
