@@ -117,16 +117,17 @@ func TestTinyRunJSON(t *testing.T) {
 				}
 			}
 			p, bl := r.Pipeline, r.Baseline
-			// The pipeline's round trips beyond asynq's, producer included:
-			// 3 with quotas or without (worker's TestRoundTripsPerAcceptedMessage).
-			want := 3.0
-			// The exact count is TestRoundTripsPerAcceptedMessage's; here a
+			// The pipeline's round trips beyond asynq's, producer included: 3
+			// for a message alone, with quotas or without (the worker's
+			// TestRoundTripsPerAcceptedMessage has the exact count). Here
+			// handlers share round trips (the worker's group commit), and a
 			// loaded machine may re-admit a part that waited past half the
 			// margin (one more round trip for that message), so only a sane
-			// range is checked. (An idle run's few messages also carry the
-			// background work of its seconds: not checked.)
-			if own := p.OwnRoundTrips; !tc.idle && (own < want-0.5 || own > want+1.5) {
-				t.Errorf("pipeline: %.2f round trips beyond asynq's per message, want about %.0f", own, want)
+			// range is checked: at least the producer's one per message, at
+			// most 3 and a re-admission. (An idle run's few messages also
+			// carry the background work of its seconds: not checked.)
+			if own := p.OwnRoundTrips; !tc.idle && (own < 1 || own > 4.5) {
+				t.Errorf("pipeline: %.2f round trips beyond asynq's per message, want 1 to 4.5", own)
 			}
 			if bl.OwnRoundTrips > 0.5 {
 				t.Errorf("baseline: %.2f round trips beyond asynq's per message, want about 0", bl.OwnRoundTrips)
