@@ -323,5 +323,14 @@ func (w *Worker) bookFollowUp(ctx context.Context, r *sendRun) (bool, error) {
 	reason := fmt.Sprintf("quota: %d recipients booked for later, the next at %s (%s)", len(rec.Booked), next.At.Format(time.RFC3339Nano), next.Reason)
 	rec.State, rec.Wait, rec.UpdatedAt = record.Waiting, &record.Wait{Reason: reason, Until: next.At}, w.now()
 	w.metrics.Deferred(r.j.Message.App, metrics.ReasonQuota)
-	return true, w.save(ctx, rec, "waiting", reason)
+	// The follow-up may be due at once and may have run already: its writes
+	// are newer than this one, which then writes nothing.
+	saved, err := w.records.SaveUnlessNewer(context.WithoutCancel(ctx), rec, "waiting", reason, w.liveTTL(rec))
+	if err != nil {
+		return true, err
+	}
+	if !saved {
+		w.log.Info("the follow-up generation wrote the message first; its waiting state is not written", "message", rec.ID)
+	}
+	return true, nil
 }
