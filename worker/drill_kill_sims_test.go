@@ -27,7 +27,6 @@ import (
 	"github.com/msgdispatch/msgdispatch/providers/simkit"
 	"github.com/msgdispatch/msgdispatch/providers/wecom/wecomsim"
 	"github.com/msgdispatch/msgdispatch/providers/wps365/wps365sim"
-	"github.com/msgdispatch/msgdispatch/providers/xiezuo"
 	"github.com/msgdispatch/msgdispatch/providers/xiezuo/xiezuosim"
 )
 
@@ -107,10 +106,7 @@ func setupKillSim(t *testing.T, provider, onUnknown string, seed uint64, baseURL
 		}
 	case "xiezuo":
 		sim := xiezuosim.New(xiezuosim.Options{})
-		if err := sim.AddApp(xiezuosim.App{Key: xzDrillKey, Secret: xzDrillSecret, Signature: "wps4",
-			HeaderStyle: xiezuo.HeaderStyleWPSDocs, UnsignedPrefix: "/o/woa", CompanyID: xzDrillCompany}); err != nil {
-			t.Fatal(err)
-		}
+		addXiezuoDrillApp(t, sim)
 		for range latencies {
 			d := time.Duration(latency.Int64N(int64(killDrillMaxLatency)))
 			if err := sim.Inject(xiezuosim.Latency(d).On(xiezuosim.EndpointSend)); err != nil {
@@ -118,18 +114,7 @@ func setupKillSim(t *testing.T, provider, onUnknown string, seed uint64, baseURL
 			}
 		}
 		var users []string
-		b := newKillBundle(t, fmt.Sprintf(`    provider: xiezuo
-    xiezuo:
-      base_url: %q
-      app_key: %s
-      app_secret: %s
-      signature: wps4
-      header_style: wps_docs
-      company_token_path: /o/woa/oauthapi/v3/inner/company/token
-      biz_type: approval
-      company_id: %s
-      company_uid: bot-1
-%s`, baseURL, xzDrillKey, xzDrillSecret, xzDrillCompany, app))
+		b := newKillBundle(t, xiezuoDrillYAML(baseURL)+"\n"+app)
 		return b, &killSim{
 			handler:  sim,
 			addUsers: func(u ...string) { users = append(users, u...); sim.AddUsers(xzDrillCompany, u...) },
@@ -158,8 +143,7 @@ func setupKillSim(t *testing.T, provider, onUnknown string, seed uint64, baseURL
 			sim.Inject(wps365sim.Fault{Endpoint: wps365sim.EndpointCreate, Latency: time.Duration(latency.Int64N(int64(killDrillMaxLatency)))})
 		}
 		var users []string
-		b := newKillBundle(t, fmt.Sprintf("    provider: wps365\n    wps365: {base_url: %q, app_id: %s, app_secret: %s, company_id: %s}\n%s",
-			baseURL, w365DrillID, w365DrillSecret, w365DrillComp, app))
+		b := newKillBundle(t, wps365DrillYAML(baseURL)+"\n"+app)
 		return b, &killSim{
 			handler:  sim,
 			addUsers: func(u ...string) { users = append(users, u...); sim.AddUsers(u...) },

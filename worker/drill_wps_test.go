@@ -35,6 +35,38 @@ const (
 	w365DrillComp   = "comp1"
 )
 
+// addXiezuoDrillApp registers the drills' WPS 协作 app on sim.
+func addXiezuoDrillApp(t testing.TB, sim *xiezuosim.Sim) {
+	t.Helper()
+	if err := sim.AddApp(xiezuosim.App{Key: xzDrillKey, Secret: xzDrillSecret, Signature: "wps4",
+		HeaderStyle: xiezuo.HeaderStyleWPSDocs, UnsignedPrefix: "/o/woa", CompanyID: xzDrillCompany}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// xiezuoDrillYAML is the config of the drills' WPS 协作 app on the simulator
+// at base (the lines under the app's name, without a trailing newline).
+func xiezuoDrillYAML(base string) string {
+	return fmt.Sprintf(`    provider: xiezuo
+    xiezuo:
+      base_url: %q
+      app_key: %s
+      app_secret: %s
+      signature: wps4
+      header_style: wps_docs
+      company_token_path: /o/woa/oauthapi/v3/inner/company/token
+      biz_type: approval
+      company_id: %s
+      company_uid: bot-1`, base, xzDrillKey, xzDrillSecret, xzDrillCompany)
+}
+
+// wps365DrillYAML is the config of the drills' WPS 365 app on the simulator
+// at base (as xiezuoDrillYAML).
+func wps365DrillYAML(base string) string {
+	return fmt.Sprintf("    provider: wps365\n    wps365: {base_url: %q, app_id: %s, app_secret: %s, company_id: %s}",
+		base, w365DrillID, w365DrillSecret, w365DrillComp)
+}
+
 // wpsDrill is the core on a private Redis, one app of a WPS provider, and
 // the provider's simulator behind small hooks.
 type wpsDrill struct {
@@ -87,24 +119,11 @@ func setupWPSDrill(t *testing.T, provider string, opts ...func(*wpsDrillOpts)) *
 			t.Fatal(err)
 		}
 		t.Cleanup(func() { _ = sim.Close() })
-		if err := sim.AddApp(xiezuosim.App{Key: xzDrillKey, Secret: xzDrillSecret, Signature: "wps4",
-			HeaderStyle: xiezuo.HeaderStyleWPSDocs, UnsignedPrefix: "/o/woa", CompanyID: xzDrillCompany}); err != nil {
-			t.Fatal(err)
-		}
+		addXiezuoDrillApp(t, sim)
 		d.setDown, d.expire = sim.SetDown, sim.ExpireTokens
 		d.addUser = func(u string) { sim.AddUsers(xzDrillCompany, u) }
 		d.deliveries = func(u string) int { return len(sim.Deliveries(u)) }
-		appYAML = fmt.Sprintf(`    provider: xiezuo
-    xiezuo:
-      base_url: %q
-      app_key: %s
-      app_secret: %s
-      signature: wps4
-      header_style: wps_docs
-      company_token_path: /o/woa/oauthapi/v3/inner/company/token
-      biz_type: approval
-      company_id: %s
-      company_uid: bot-1`, base, xzDrillKey, xzDrillSecret, xzDrillCompany)
+		appYAML = xiezuoDrillYAML(base)
 	case "wps365":
 		sim := wps365sim.New(o.wps365)
 		d.w365 = sim
@@ -117,8 +136,7 @@ func setupWPSDrill(t *testing.T, provider string, opts ...func(*wpsDrillOpts)) *
 		d.setDown, d.expire = sim.SetDown, sim.ExpireTokens
 		d.addUser = func(u string) { sim.AddUsers(u) }
 		d.deliveries = func(u string) int { return len(sim.Deliveries(u)) }
-		appYAML = fmt.Sprintf(`    provider: wps365
-    wps365: {base_url: %q, app_id: %s, app_secret: %s, company_id: %s}`, base, w365DrillID, w365DrillSecret, w365DrillComp)
+		appYAML = wps365DrillYAML(base)
 	default:
 		t.Fatalf("no drill setup for provider %q", provider)
 	}
