@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"runtime"
+	"slices"
+	"strings"
 	"sync"
 	"testing"
 
@@ -13,11 +15,21 @@ import (
 )
 
 // holdFirst is a go-redis hook that stops the first pipeline before it
-// leaves until release is closed, so that callers arriving meanwhile queue up.
+// leaves until release is closed, so that callers arriving meanwhile queue
+// up; it notes how many commands each pipeline carried.
 type holdFirst struct {
 	once    sync.Once
 	held    chan struct{}
 	release chan struct{}
+
+	mu    sync.Mutex
+	sizes []int
+}
+
+func (h *holdFirst) pipelines() []int {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return slices.Clone(h.sizes)
 }
 
 func (h *holdFirst) DialHook(next redis.DialHook) redis.DialHook { return next }
@@ -26,6 +38,12 @@ func (h *holdFirst) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
 }
 func (h *holdFirst) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
 	return func(ctx context.Context, cmds []redis.Cmder) error {
+		if n := strings.ToLower(cmds[0].Name()); n == "hello" || n == "client" {
+			return next(ctx, cmds) // a new connection's handshake
+		}
+		h.mu.Lock()
+		h.sizes = append(h.sizes, len(cmds))
+		h.mu.Unlock()
 		first := false
 		h.once.Do(func() { first = true })
 		if first {
@@ -47,9 +65,7 @@ func TestBatcherMergesConcurrentPipelines(t *testing.T) {
 	rdb := redistest.Start(t).Client()
 	h := &holdFirst{held: make(chan struct{}), release: make(chan struct{})}
 	rdb.AddHook(h)
-	var mu sync.Mutex
-	var trips []int
-	b := &batcher{rdb: rdb, trips: func(n int) { mu.Lock(); trips = append(trips, n); mu.Unlock() }}
+	b := &batcher{rdb: rdb}
 
 	// The first caller's round trip is held in flight.
 	firstErrc := make(chan error, 1)
@@ -99,10 +115,10 @@ func TestBatcherMergesConcurrentPipelines(t *testing.T) {
 	}
 	wg.Wait()
 
-	mu.Lock()
-	defer mu.Unlock()
-	if len(trips) != 2 || trips[0] != 1 || trips[1] != n {
-		t.Errorf("round trips carried %v callers, want [1 %d]", trips, n)
+	// The held SET alone, then the five callers' INCR and GET (and caller
+	// 2's SET) in one round trip.
+	if got, want := h.pipelines(), []int{1, 2*n + 1}; !slices.Equal(got, want) {
+		t.Errorf("round trips carried %v commands, want %v", got, want)
 	}
 	for i, r := range results {
 		if i == 2 {
@@ -124,12 +140,14 @@ func TestBatcherAloneAndFailing(t *testing.T) {
 	ctx := context.Background()
 	srv := redistest.Start(t)
 	rdb := srv.Client()
-	trips := 0
-	b := &batcher{rdb: rdb, trips: func(n int) { trips += n }}
+	h := &holdFirst{held: make(chan struct{}), release: make(chan struct{})}
+	close(h.release) // nothing held
+	rdb.AddHook(h)
+	b := &batcher{rdb: rdb}
 	p := rdb.Pipeline()
 	set := p.Set(ctx, "k", "v", 0)
-	if err := b.exec(ctx, p.Cmds()); err != nil || set.Val() != "OK" || trips != 1 {
-		t.Fatalf("alone: err %v, SET %q, %d round trips; want nil, OK, 1", err, set.Val(), trips)
+	if err := b.exec(ctx, p.Cmds()); err != nil || set.Val() != "OK" || !slices.Equal(h.pipelines(), []int{1}) {
+		t.Fatalf("alone: err %v, SET %q, round trips of %v commands; want nil, OK, [1]", err, set.Val(), h.pipelines())
 	}
 
 	dead := redis.NewClient(&redis.Options{Addr: "127.0.0.1:1", MaxRetries: -1})
