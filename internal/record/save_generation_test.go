@@ -47,9 +47,8 @@ func TestSaveUnlessNewer(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			wantState := tc.wantState
-			if got.State != wantState {
-				t.Errorf("state %s, want %s", got.State, wantState)
+			if got.State != tc.wantState {
+				t.Errorf("state %s, want %s", got.State, tc.wantState)
 			}
 			if v := b.rdb.HGet(b.ctx, record.Key("hr-bot", b.rec.ID), "v").Val(); v != tc.wantVersion {
 				t.Errorf("version %s, want %s", v, tc.wantVersion)

@@ -271,6 +271,16 @@ func TestSettleInPipelineMatchesScript(t *testing.T) {
 		t.Run(tc.desc, func(t *testing.T) {
 			t.Parallel()
 			b := setupParts(t, 1)
+			// queue runs st as the case says; its outcome is read through Result
+			queue := func(st *record.Settle) {
+				if !tc.pipeline {
+					st.Queue(b.ctx, b.rdb)
+					return
+				}
+				pl := b.rdb.Pipeline()
+				st.Queue(b.ctx, pl)
+				_, _ = pl.Exec(b.ctx)
+			}
 			p := &b.rec.Parts[0]
 			p.State, p.Attempts = record.PartSending, 1
 			if _, err := b.store.Begin(b.ctx, b.rec, 0, nil, time.Hour); err != nil {
@@ -282,15 +292,7 @@ func TestSettleInPipelineMatchesScript(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if tc.pipeline {
-				pl := b.rdb.Pipeline()
-				st.Queue(b.ctx, pl)
-				if _, err := pl.Exec(b.ctx); err != nil {
-					t.Fatal(err)
-				}
-			} else {
-				st.Queue(b.ctx, b.rdb)
-			}
+			queue(st)
 			if _, err := st.Result(); err != nil {
 				t.Fatal(err)
 			}
@@ -318,13 +320,7 @@ func TestSettleInPipelineMatchesScript(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if tc.pipeline {
-				pl := b.rdb.Pipeline()
-				st.Queue(b.ctx, pl)
-				_, _ = pl.Exec(b.ctx) // the outcome is read through Result
-			} else {
-				st.Queue(b.ctx, b.rdb)
-			}
+			queue(st)
 			if _, err := st.Result(); err == nil || !strings.Contains(err.Error(), "record: settle") || !strings.Contains(err.Error(), "WRONGTYPE") {
 				t.Errorf("settle over a string = %v, want WRONGTYPE naming the settle", err)
 			}
