@@ -130,14 +130,18 @@
 //
 // Two shortcuts keep the common cases cheap:
 //
-//   - A single recipient with no arrival takes a fast path before the rest
-//     of the script is set up: TIME, EXISTS of its zset, INCR of today's
-//     counter (its key is the caller's guess of today, checked against
-//     TIME), HSETNX of its ledger entry (which is also the ledger read), ZADD,
-//     PEXPIREAT and the ledger's PEXPIRE: seven commands (six without a
-//     daily cap), where the general path runs eight. Anything else falls through to the general path, which
-//     decides as if the fast path had not run (a day charged for a recipient
-//     already in the ledger is given back).
+//   - A single recipient whose arrivals are fewer than every window's
+//     threshold, none later than now, takes a fast path before the rest of
+//     the script is set up: one more arrival at now breaks no window and
+//     keeps the recipient's order. TIME, ZCARD of its zset (and, when it
+//     holds arrivals, a ZRANGE of the latest), INCR of today's counter (its
+//     key is the caller's guess of today, checked against TIME), HSETNX of
+//     its ledger entry (which is also the ledger read), ZADD, PEXPIREAT and
+//     the ledger's PEXPIRE: seven commands (six without a daily cap; one more
+//     for a recipient with arrivals), where the general path runs eight and
+//     sets up its closures. Anything else falls through to the general path,
+//     which decides as if the fast path had not run (a day charged for a
+//     recipient already in the ledger is given back).
 //   - A hash of more than 128 fields is a hashtable, but HSET builds a new
 //     one in a listpack first, searching it for every field, until it
 //     converts: quadratic. A value over 64 bytes converts it at once, so a

@@ -472,6 +472,25 @@ func TestPeakWindowsAvoided(t *testing.T) {
 			t.Errorf("c3: %s, want booked at %v (window+peak)", brief(d), want)
 		}
 	})
+
+	t.Run("a message after a booking is queued behind it, though the windows have room", func(t *testing.T) {
+		t.Parallel()
+		roomy := pol
+		roomy.Windows = []Window{{5, 90 * time.Second}}
+		l := b.limiter(roomy)
+		app := "order"
+		b.set(l, at(10, 29, 30))
+		d := b.admit(l, Request{App: app, Tenant: "t", MessageID: "q1", Recipients: u("u1")})
+		booked := at(10, 31, 0).Add(spread("q1"))
+		if len(d.Booked) != 1 || !d.Booked[0].At.Equal(booked) {
+			t.Fatalf("q1: %s, want booked at %v", brief(d), booked)
+		}
+		b.set(l, at(10, 31, 0)) // out of the peak window, before q1's slot
+		d = b.admit(l, Request{App: app, Tenant: "t", MessageID: "q2", Recipients: u("u1")})
+		if len(d.Booked) != 1 || !d.Booked[0].At.Equal(booked) || d.Booked[0].Why != ReasonWindow {
+			t.Errorf("q2: %s, want booked behind q1 at %v (window)", brief(d), booked)
+		}
+	})
 }
 
 // TestRerunConcurrent: many runs of one message at once charge each

@@ -237,17 +237,34 @@ end
 
 -- The fast path of the usual single-recipient call, before the general path
 -- is set up (its closures cost more than the commands saved here): a
--- recipient with no arrival is charged now by HSETNX of its ledger entry,
+-- recipient whose arrivals are fewer than every window's threshold (so one
+-- more breaks no window), none of them after now (the order of a recipient's
+-- messages, and the arrival zset's expiry, stay as the general path keeps
+-- them), is charged now by HSETNX of its ledger entry,
 -- which is also the ledger read (one command instead of HMGET and HSET). The
 -- caller passes its guess of today's counter, which saves computing its key
--- (dkey below). Anything else (a wrong guess, an entry already there, an
--- arrival, a full day) falls through to the general path, which decides as if
--- this had not run: what it took of the day is given back here. It takes the
--- day as dayTake does, inlined.
+-- (dkey below). Anything else (a wrong guess, an entry already there, more
+-- arrivals, a later one, a full day) falls through to the general path, which
+-- decides as if this had not run: what it took of the day is given back here.
+-- It takes the day as dayTake does, inlined.
 ` + luaDayConst + `
 local guessDay = tonumber(ARGV[17 + 2 * nw])
-if nr == 1 and gcost == 0 and fast and (cap == 0 or math.floor((now + SH) / DAY) == guessDay)
-    and redis.call('EXISTS', KEYS[3]) == 0 then
+local narr = -1
+if nr == 1 and gcost == 0 and fast and (cap == 0 or math.floor((now + SH) / DAY) == guessDay) then
+  narr = redis.call('ZCARD', KEYS[3])
+  if narr > 0 then
+    for i = 1, nw do
+      local T = tonumber(ARGV[13 + 2 * i])
+      if not urgent then T = T - tonumber(ARGV[5]) end
+      if narr >= T then narr = -1 break end
+    end
+    if narr > 0 then
+      local last = redis.call('ZRANGE', KEYS[3], '-1', '-1', 'WITHSCORES')
+      if tonumber(last[2]) > now then narr = -1 end
+    end
+  end
+end
+if narr >= 0 then
   local key, dk, ok = KEYS[3], nil, true
   if cap > 0 then
     dk = dprefix .. ARGV[16 + 2 * nw]
@@ -256,8 +273,19 @@ if nr == 1 and gcost == 0 and fast and (cap == 0 or math.floor((now + SH) / DAY)
     if v > cap then redis.call('DECR', dk); ok = false end
   end
   if ok then
-    if redis.call('HSETNX', KEYS[1], string.sub(key, plen), fresh) == 1 then
-      redis.call('ZADD', key, nowStr, opstr)
+    local field = string.sub(key, plen)
+    if redis.call('HSETNX', KEYS[1], field, fresh) == 1 then
+      if narr == 0 then
+        redis.call('ZADD', key, nowStr, opstr)
+      elseif redis.call('ZADD', key, 'NX', nowStr, opstr) == 0 then
+        -- the clock repeated a stamp: a member unique in the zset
+        local k, member = 1, string.format('%d', op + 1)
+        while redis.call('ZADD', key, 'NX', nowStr, member) == 0 do
+          k = k + 1
+          member = string.format('%d', op + k)
+        end
+        redis.call('HSET', KEYS[1], field, 'A' .. nowStr .. ',' .. member .. ',' .. gen .. ',0')
+      end
       redis.call(expCmd, key, expArg)
       setTTL(ARGV[11])
       return {op, now}
