@@ -50,7 +50,7 @@ func (w *Worker) pipelined(ctx context.Context, fn func(redis.Pipeliner) error) 
 		}
 		cmds := p.Cmds()
 		err := w.batch.exec(ctx, cmds)
-		if attempt == 0 && noScript(cmds) {
+		if attempt == 0 && err != nil && noScript(cmds) {
 			if err := w.records.LoadScripts(ctx); err != nil {
 				return err
 			}

@@ -6,6 +6,8 @@ import (
 	"strconv"
 	"strings"
 
+	gojson "github.com/goccy/go-json"
+
 	"github.com/msgdispatch/msgdispatch/internal/job"
 )
 
@@ -57,7 +59,9 @@ type encoded struct {
 func (rec *Record) encode(only ...int) (*encoded, error) {
 	m := *rec
 	m.Job, m.Parts, m.Updates, m.Cancel = nil, nil, nil, nil
-	meta, err := json.Marshal(&m)
+	// go-json: the bytes of encoding/json (TestEncodeMatchesEncodingJSON), in
+	// about half the time; every write of a record encodes its meta.
+	meta, err := gojson.Marshal(&m)
 	if err != nil {
 		return nil, fmt.Errorf("record: encode %s: %w", rec.ID, err)
 	}
@@ -78,7 +82,7 @@ func (rec *Record) encode(only ...int) (*encoded, error) {
 	e.next.parts = make([]string, len(rec.Parts))
 	copy(e.next.parts, rec.stored.parts)
 	put := func(i int) error {
-		b, err := json.Marshal(&rec.Parts[i])
+		b, err := gojson.Marshal(&rec.Parts[i])
 		if err != nil {
 			return fmt.Errorf("record: encode %s part %d: %w", rec.ID, i, err)
 		}

@@ -77,7 +77,11 @@ func (c *Client) Prepare(ctx context.Context, msg *providers.Message, opts provi
 		if len(body) > MaxBodyBytes {
 			return nil, providers.Invalid("body", "part %d renders to %d bytes: WeCom takes at most %d", i, len(body), MaxBodyBytes)
 		}
-		parts = append(parts, providers.Part{Index: i, Tenant: msg.Tenant, To: to, Body: body, Ref: CardTaskID(body)})
+		ref := ""
+		if ct.msgtype == "template_card" { // only a card has a task_id (decoding the body costs)
+			ref = CardTaskID(body)
+		}
+		parts = append(parts, providers.Part{Index: i, Tenant: msg.Tenant, To: to, Body: body, Ref: ref})
 	}
 	return parts, nil
 }
