@@ -18,8 +18,8 @@ func TestEncodeMatchesEncodingJSON(t *testing.T) {
 	accepted := Part{Part: providers.Part{Index: 1, Tenant: "t1", To: providers.Recipients{Users: []string{"u2", "U<3>"}, Depts: []string{"7"}},
 		Body: []byte(`{"touser":"u2|U<3>","text":{"content":"a & b \u2028 é"}}`), Ref: "task-1"},
 		Generation: 2, State: PartAccepted, Attempts: 3, FirstSentAt: at, SentAt: at.Add(time.Second), MayHaveLeft: true,
-		Result:     &providers.Result{ProviderMessageID: "msg<1>", State: json.RawMessage(`{"response_code":"rc&1"}`), Invalid: providers.Recipients{Users: []string{"gone"}}, Unlicensed: []string{"nolicence"}},
-		Error:      "wecom: errcode 45009 <api freq out of limit>", ContentSeq: 4}
+		Result: &providers.Result{ProviderMessageID: "msg<1>", State: json.RawMessage(`{"response_code":"rc&1"}`), Invalid: providers.Recipients{Users: []string{"gone"}}, Unlicensed: []string{"nolicence"}},
+		Error:  "wecom: errcode 45009 <api freq out of limit>", ContentSeq: 4}
 	tests := []struct {
 		desc string
 		rec  Record
@@ -27,10 +27,10 @@ func TestEncodeMatchesEncodingJSON(t *testing.T) {
 		{desc: "a new record", rec: Record{ID: "a.1", App: "a", State: Queued, CreatedAt: at, UpdatedAt: at, Enqueued: true}},
 		{desc: "every field set", rec: Record{ID: "a.2", App: "a", State: PartiallyAccepted, IdempotencyKey: "k<&>",
 			Parts: []Part{{State: PartSending, SentAt: at}, accepted}, Runs: 4, Failures: 1, Deferrals: 2,
-			Wait:       &Wait{Reason: "peak minute", Until: at.Add(time.Minute)},
-			Booked:     []Booking{{Recipient: "u9", At: at.Add(time.Hour), Reason: "window", Generation: 1}},
-			Late:       []Booking{{Recipient: "*", At: at.Add(48 * time.Hour), Reason: "daily"}},
-			Superseded: []Supersession{{Recipient: "u8", SupersededBy: "a.3", At: at}},
+			Wait:        &Wait{Reason: "peak minute", Until: at.Add(time.Minute)},
+			Booked:      []Booking{{Recipient: "u9", At: at.Add(time.Hour), Reason: "window", Generation: 1}},
+			Late:        []Booking{{Recipient: "*", At: at.Add(48 * time.Hour), Reason: "daily"}},
+			Superseded:  []Supersession{{Recipient: "u8", SupersededBy: "a.3", At: at}},
 			Generations: 2, LastError: "timeout \"quoted\"", Reason: "1 of 3 recipients invalid", EventSeq: 7,
 			CreatedAt: at, UpdatedAt: at.Add(2 * time.Second), FinishedAt: at.Add(3 * time.Second)}},
 	}
