@@ -13,8 +13,8 @@ import (
 // The dispatcher's own Redis round trips (asynq's aside) for one accepted
 // single-recipient message, producer and worker together: 3 with quotas or
 // without (create, with asynq's enqueue in the same round trip; [admission +] begin with the first-run checks and the
-// company slot; settle + slot back). The first run reads nothing
-// (first_run.go).
+// company slot; settle + slot back, with asynq's completion of the task in
+// the same round trip). The first run reads nothing (first_run.go).
 func TestRoundTripsPerAcceptedMessage(t *testing.T) {
 	t.Parallel()
 	tests := []struct {
@@ -45,6 +45,11 @@ func TestRoundTripsPerAcceptedMessage(t *testing.T) {
 				t.Errorf("%d dispatcher round trips for one accepted message, want ≤ %d:\n%s", n, tc.max, log)
 			} else {
 				t.Logf("%d dispatcher round trips:\n%s", n, log)
+			}
+			// The settle leaves with asynq's completion of the task
+			// (complete_redis.go), whose first key is the queue's active list.
+			if !strings.Contains(log, "}:active") {
+				t.Errorf("no dispatcher round trip carries asynq's completion of the task:\n%s", log)
 			}
 		})
 	}

@@ -193,7 +193,8 @@ func (w *Worker) begin(ctx context.Context, r *sendRun, i int, req *inFlight) er
 // settleAccepted records that part i was accepted — the ledger's "sent", the
 // part, the record's state and, when it is the message's last, its terminal
 // state and event — in one script call, pipelined with giving the company
-// slot back. It reports whether the message is finished.
+// slot back; when the message is finished, in the round trip of the task's
+// completion (complete_redis.go). It reports whether the message is finished.
 func (w *Worker) settleAccepted(ctx context.Context, rec *record.Record, j *job.Send, i int, req *inFlight) (bool, error) {
 	now := w.now()
 	rec.UpdatedAt = now
@@ -219,20 +220,36 @@ func (w *Worker) settleAccepted(ctx context.Context, rec *record.Record, j *job.
 		req.end(ctx, nil)
 		return false, err
 	}
-	perr := w.pipelined(context.WithoutCancel(ctx), func(p redis.Pipeliner) error {
+	queue := func(ctx context.Context, p redis.Pipeliner) {
 		st.Queue(ctx, p)
 		req.lease.QueueRelease(ctx, p)
+	}
+	result := func() error {
+		reply, err := st.Result()
+		if err != nil {
+			return err
+		}
+		if call != nil {
+			if tr, err := call.Transition(reply); err != nil || len(tr.Refused) > 0 {
+				w.log.Warn("quota ledger not updated; the next run repairs it", "message", j.ID, "err", err)
+			}
+		}
+		return nil
+	}
+	// The message's last write leaves with the task's completion
+	// (complete_redis.go): nothing follows it in this run.
+	if final && w.settles != nil && w.settles.add(ctx, &pendingSettle{queue: queue, after: func() bool { return result() == nil }}) {
+		req.done(nil)
+		w.log.Info("message finished", "message", rec.ID, "state", rec.State, "parts", len(rec.Parts), "failures", rec.Failures)
+		return true, nil
+	}
+	perr := w.pipelined(context.WithoutCancel(ctx), func(p redis.Pipeliner) error {
+		queue(ctx, p)
 		return nil
 	})
 	req.done(nil)
-	reply, err := st.Result()
-	if err != nil {
+	if err := result(); err != nil {
 		return false, errors.Join(err, perr)
-	}
-	if call != nil {
-		if tr, err := call.Transition(reply); err != nil || len(tr.Refused) > 0 {
-			w.log.Warn("quota ledger not updated; the next run repairs it", "message", j.ID, "err", err)
-		}
 	}
 	if final {
 		w.log.Info("message finished", "message", rec.ID, "state", rec.State, "parts", len(rec.Parts), "failures", rec.Failures)

@@ -67,7 +67,10 @@ type Worker struct {
 	oneSlot bool
 	// batch sends the send path's pipelines of concurrent handlers in one
 	// round trip (batch.go).
-	batch   *batcher
+	batch *batcher
+	// settles are the settles that leave with their task's completion
+	// (complete_redis.go); nil on Redis Cluster.
+	settles *settles
 	rates   map[string]*rate.Limiter
 	now     func() time.Time
 	metrics *metrics.Metrics
@@ -145,6 +148,11 @@ func New(opts Options) (*Worker, error) {
 	w.rdb = opts.Redis
 	_, cluster := opts.Redis.(*redis.ClusterClient)
 	w.oneSlot = !cluster
+	asynqRedis := opts.Redis
+	if !cluster {
+		w.settles = newSettles(w)
+		asynqRedis = completeRedis{UniversalClient: opts.Redis, settles: w.settles}
+	}
 	tokens := tokenstore.New(opts.Redis, tokenstore.Options{Local: true}) // a fresh token costs no Redis call
 	for name, app := range opts.Config.Apps {
 		p, err := catalog.New(name, app, catalog.Deps{Tokens: countedTokens{tokens, w.metrics, name}, HTTP: hc, Redis: opts.Redis, Asynq: w.enqueuer, Logger: w.log, Now: w.now})
@@ -172,7 +180,7 @@ func New(opts Options) (*Worker, error) {
 		mux.Handle(typ, h)
 	}
 	for i := 0; i < wc.Servers; i++ {
-		srv := asynq.NewServerFromRedisClient(opts.Redis, asynq.Config{
+		srv := asynq.NewServerFromRedisClient(asynqRedis, asynq.Config{
 			Concurrency:              wc.Concurrency,
 			Queues:                   wc.Queues,
 			TaskCheckInterval:        wc.TaskCheckInterval,
@@ -205,6 +213,9 @@ func (w *Worker) Start() error {
 			return fmt.Errorf("worker: start server %d: %w", i, err)
 		}
 	}
+	if w.settles != nil {
+		w.settles.start()
+	}
 	w.started = true
 	w.log.Info("worker started", "servers", len(w.servers), "concurrency", w.cfg.Worker.Concurrency, "queues", w.cfg.Worker.Queues)
 	return nil
@@ -225,6 +236,9 @@ func (w *Worker) Shutdown() {
 		go func() { defer wg.Done(); srv.Shutdown() }()
 	}
 	wg.Wait()
+	if w.settles != nil {
+		w.settles.shutdown() // what the servers did not complete
+	}
 	w.started = false
 	w.log.Info("worker stopped")
 }
