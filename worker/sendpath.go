@@ -22,7 +22,8 @@ import (
 //	          asynq's enqueue script (producer/enqueue_redis.go)
 //	worker    quota admission (quotas on)
 //	          begin: first-run checks + tombstone check + company slot + part sending + ledger sending (one script)
-//	          settle: ledger sent + part + record state + event (one script) + give the slot back (one pipeline)
+//	          settle: ledger sent + part + record state + event (one script) + give the slot back,
+//	          in the round trip of asynq's completion of the task (complete_redis.go)
 //
 // That is a first run (first_run.go). A later run, and a first run on Redis
 // Cluster, first reads the record, tombstone, pauses and newest update and
