@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"net/http"
@@ -190,7 +191,7 @@ func (s *Server) resume(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err)
 		return
 	}
-	woken, err := s.wake(app)
+	woken, err := s.wake(r.Context(), app)
 	if err != nil {
 		s.fail(w, r, err)
 		return
@@ -198,9 +199,64 @@ func (s *Server) resume(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, pauseResponse{App: app, Woken: woken})
 }
 
+// wakeSettle bounds how long resume waits for the app's running tasks: a
+// task that read the pause just before it was lifted defers itself right
+// after, and is woken once it has.
+const wakeSettle = 2 * time.Second
+
 // wake runs the app's tasks waiting for a retry (deferred by the pause):
-// their ids start with "<app>.".
-func (s *Server) wake(app string) (int, error) {
+// their ids start with "<app>.". While a task of the app is running (it may
+// be deferring itself on the pause it read), it looks again, for up to
+// wakeSettle.
+func (s *Server) wake(ctx context.Context, app string) (int, error) {
+	n := 0
+	deadline := time.Now().Add(wakeSettle)
+	for {
+		// Running first: a task not running now has deferred already, so
+		// the pass after finds it.
+		busy, err := s.running(app)
+		if err != nil {
+			return n, err
+		}
+		k, err := s.wakeRetrying(app)
+		n += k
+		if err != nil || !busy || time.Now().After(deadline) {
+			return n, err
+		}
+		select {
+		case <-ctx.Done():
+			return n, nil
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+}
+
+// running reports whether a task of app is running.
+func (s *Server) running(app string) (bool, error) {
+	for q := range s.cfg.Worker.Queues {
+		for page := 1; ; page++ {
+			tasks, err := s.inspector.ListActiveTasks(q, asynq.PageSize(500), asynq.Page(page))
+			if err != nil {
+				if errors.Is(err, asynq.ErrQueueNotFound) {
+					break // the queue was never used
+				}
+				return false, fmt.Errorf("httpapi: wake %s: %w", app, err)
+			}
+			for _, t := range tasks {
+				if strings.HasPrefix(t.ID, app+".") {
+					return true, nil
+				}
+			}
+			if len(tasks) < 500 {
+				break
+			}
+		}
+	}
+	return false, nil
+}
+
+// wakeRetrying runs the app's tasks in the retry sets now.
+func (s *Server) wakeRetrying(app string) (int, error) {
 	n := 0
 	for q := range s.cfg.Worker.Queues {
 		for page := 1; ; page++ {
