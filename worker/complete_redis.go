@@ -24,23 +24,33 @@ import (
 // script's keys. A settle whose completion does not come (asynq skips it when
 // the task's lease was lost, and the task runs again) is written on its own
 // after settleWait by the settles' sweeper, and every settle still waiting
-// when the worker shuts down is written then. A settle that failed in the
-// shared round trip (its script was not loaded, say) is written again on its
-// own. Not on Redis Cluster, where the record and the task are in different
-// slots.
+// when the worker shuts down is written then. A settle that failed — in the
+// shared round trip or on its own (Redis unreachable, its script not loaded)
+// — waits again: asynq retries a completion that failed, and the settle rides
+// with it, or the sweeper writes it, until settleGiveUp after it was handed
+// over. A settle applied whose reply was lost is written twice: the record
+// ends the same, with its terminal event twice in the stream. Not on Redis
+// Cluster, where the record and the task are in different slots.
 
 // settleWait is how long a settle waits for its task's completion before
 // the sweeper writes it on its own.
 const settleWait = time.Second
+
+// settleGiveUp is how long a settle that keeps failing is tried: after it
+// the record stays sending (an error is logged), and a run of the task, if
+// one comes, ends it as a crashed attempt.
+const settleGiveUp = 10 * time.Minute
 
 // pendingSettle is a settle handed over to the task's completion.
 type pendingSettle struct {
 	// queue adds the settle's commands to p.
 	queue func(ctx context.Context, p redis.Pipeliner)
 	// after reads their outcome once they have run; it reports false when
-	// the settle failed and is to be written again on its own.
+	// the settle failed and is to be written again.
 	after func() bool
-	at    time.Time
+	key   string    // the task's key
+	first time.Time // when it was handed over
+	at    time.Time // when it last began to wait
 }
 
 // settles are the settles waiting for their task's completion, by the
@@ -75,18 +85,36 @@ func (ss *settles) add(ctx context.Context, s *pendingSettle) bool {
 	if key == "" {
 		return false
 	}
-	s.at = time.Now()
-	ss.mu.Lock()
-	old := ss.m[key]
-	ss.m[key] = s
-	if old == nil {
-		ss.n.Add(1)
-	}
-	ss.mu.Unlock()
-	if old != nil { // an earlier run of the task whose completion never came
+	s.key, s.first, s.at = key, time.Now(), time.Now()
+	if old := ss.put(s); old != nil { // an earlier run of the task whose completion never came
 		ss.write(context.Background(), old)
 	}
 	return true
+}
+
+// put makes s wait under its key; it returns the settle it replaced.
+func (ss *settles) put(s *pendingSettle) *pendingSettle {
+	ss.mu.Lock()
+	defer ss.mu.Unlock()
+	old := ss.m[s.key]
+	ss.m[s.key] = s
+	if old == nil {
+		ss.n.Add(1)
+	}
+	return old
+}
+
+// retry makes a settle that failed wait again, due at the sweeper's next
+// tick, unless it has been tried for settleGiveUp.
+func (ss *settles) retry(s *pendingSettle, err error) {
+	if time.Since(s.first) > settleGiveUp {
+		ss.w.log.Error("a message's outcome could not be recorded: its record stays sending", "task", s.key, "err", err)
+		return
+	}
+	s.at = time.Now().Add(-settleWait)
+	if old := ss.put(s); old != nil { // a newer run's settle: this one first
+		ss.write(context.Background(), old)
+	}
 }
 
 // take removes and returns the settle of the task whose key is among keys.
@@ -110,27 +138,29 @@ func (ss *settles) take(keys []string) *pendingSettle {
 	return nil
 }
 
-// write writes s on its own (pipelined with other handlers' writes).
+// write writes s on its own (pipelined with other handlers' writes); a
+// settle that failed waits again (retry).
 func (ss *settles) write(ctx context.Context, s *pendingSettle) {
 	perr := ss.w.pipelined(ctx, func(p redis.Pipeliner) error {
 		s.queue(ctx, p)
 		return nil
 	})
 	if !s.after() {
-		ss.w.log.Error("a message's outcome could not be recorded: its record stays sending", "err", perr)
+		ss.retry(s, perr)
 	}
 }
 
 // runWith runs s, then the completion script cmd queues, in one round trip
 // (pipelined with other handlers' writes), and returns the script's command.
-// A settle that failed is written again on its own.
+// A settle that failed waits again (retry): for asynq's retry of a
+// completion that failed with it, or for the sweeper.
 func (ss *settles) runWith(ctx context.Context, s *pendingSettle, script func(p redis.Pipeliner) *redis.Cmd) *redis.Cmd {
 	p := ss.w.rdb.Pipeline()
 	s.queue(ctx, p)
 	cmd := script(p)
-	_ = ss.w.batch.exec(ctx, p.Cmds()) // the outcomes are on the commands
+	err := ss.w.batch.exec(ctx, p.Cmds()) // the outcomes are on the commands
 	if !s.after() {
-		ss.write(ctx, s)
+		ss.retry(s, err)
 	}
 	return cmd
 }
@@ -155,7 +185,9 @@ func (ss *settles) start() {
 }
 
 // shutdown stops the sweeper and writes every settle still waiting: call it
-// once the asynq servers have stopped.
+// once the asynq servers have stopped. One that fails then is lost with the
+// process (an error is logged): its record stays sending, and a run of the
+// task, if one comes, ends it as a crashed attempt.
 func (ss *settles) shutdown() {
 	if ss.stop != nil {
 		close(ss.stop)
@@ -163,6 +195,13 @@ func (ss *settles) shutdown() {
 		ss.stop = nil
 	}
 	ss.sweep(time.Time{})
+	ss.mu.Lock()
+	defer ss.mu.Unlock()
+	for k := range ss.m {
+		ss.w.log.Error("a message's outcome could not be recorded before shutdown: its record stays sending", "task", k)
+		delete(ss.m, k)
+		ss.n.Add(-1)
+	}
 }
 
 // sweep writes the settles handed over before cutoff (all of them when

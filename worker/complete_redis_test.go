@@ -26,7 +26,8 @@ func setupSettles(t *testing.T) *settlesBundle {
 }
 
 // hand puts a settle that increments counter under the task key of task id
-// of queue q, handed over at at; fails is how many of its runs fail.
+// of queue q, handed over at at; fails is how many of its runs fail (each
+// still increments).
 func (b *settlesBundle) hand(id, counter string, at time.Time, fails int) *pendingSettle {
 	var cmd *redis.IntCmd
 	s := &pendingSettle{
@@ -38,12 +39,11 @@ func (b *settlesBundle) hand(id, counter string, at time.Time, fails int) *pendi
 			}
 			return cmd.Err() == nil
 		},
-		at: at,
+		key:   "asynq:{q}:t:" + id,
+		first: at,
+		at:    at,
 	}
-	b.ss.mu.Lock()
-	b.ss.m["asynq:{q}:t:"+id] = s
-	b.ss.n.Add(1)
-	b.ss.mu.Unlock()
+	b.ss.put(s)
 	return s
 }
 
@@ -87,21 +87,29 @@ func TestSettleRidesWithCompletion(t *testing.T) {
 			t.Errorf("%s: the script read %q, want %q", tc.desc, got, tc.want)
 		}
 	}
-	// A settle that failed in the shared round trip is written again.
-	b.hand("t3", "again", time.Now(), 1)
-	if err := script.Run(b.ctx, c, []string{"again", "asynq:{q}:t:t3"}).Err(); err != nil {
-		t.Fatal(err)
-	}
-	if n := b.counter(t, "again"); n != 2 {
-		t.Errorf("a settle that failed ran %d times, want 2 (written again)", n)
-	}
 	if n := b.ss.n.Load(); n != 0 {
 		t.Errorf("%d settles left waiting, want 0", n)
+	}
+	// A settle that failed in the shared round trip waits again: for
+	// asynq's retry of the completion, or for the sweeper.
+	b.hand("t3", "again", time.Now(), 2)
+	for range 2 { // the completion, then asynq's retry of it
+		if err := script.Run(b.ctx, c, []string{"again", "asynq:{q}:t:t3"}).Err(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n, waiting := b.counter(t, "again"), b.ss.n.Load(); n != 2 || waiting != 1 {
+		t.Errorf("a settle that failed twice ran %d times and %d waits, want 2 and 1", n, waiting)
+	}
+	b.ss.sweep(time.Now().Add(-settleWait / 2)) // due at once
+	if n, waiting := b.counter(t, "again"), b.ss.n.Load(); n != 3 || waiting != 0 {
+		t.Errorf("after the sweep it ran %d times and %d waits, want 3 and 0", n, waiting)
 	}
 }
 
 // A settle whose completion never comes is written by the sweeper once it
-// waited settleWait, and every one left is written at shutdown.
+// waited settleWait, one failing is tried until settleGiveUp, and every one
+// left is written at shutdown.
 func TestSettleWithoutCompletion(t *testing.T) {
 	t.Parallel()
 	b := setupSettles(t)
@@ -111,6 +119,12 @@ func TestSettleWithoutCompletion(t *testing.T) {
 	b.ss.sweep(now.Add(-settleWait))
 	if got := [2]int{b.counter(t, "old"), b.counter(t, "new")}; got != [2]int{1, 0} {
 		t.Errorf("after the sweep: old settled %d times, new %d; want 1 and 0", got[0], got[1])
+	}
+	// One that keeps failing is tried until settleGiveUp after its hand-over.
+	b.hand("hopeless", "hopeless", now.Add(-settleGiveUp-time.Second), 1)
+	b.ss.sweep(now)
+	if got, waiting := b.counter(t, "hopeless"), b.ss.n.Load(); got != 1 || waiting != 1 {
+		t.Errorf("a settle failing past settleGiveUp ran %d times and %d wait, want 1 and 1 (new)", got, waiting)
 	}
 	b.ss.start()
 	b.ss.shutdown()
