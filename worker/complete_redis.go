@@ -86,17 +86,21 @@ func (ss *settles) add(ctx context.Context, s *pendingSettle) bool {
 		return false
 	}
 	s.key, s.first, s.at = key, time.Now(), time.Now()
-	if old := ss.put(s); old != nil { // an earlier run of the task whose completion never came
+	if old := ss.put(s, true); old != nil { // an earlier run of the task whose completion never came
 		ss.write(context.Background(), old)
 	}
 	return true
 }
 
-// put makes s wait under its key; it returns the settle it replaced.
-func (ss *settles) put(s *pendingSettle) *pendingSettle {
+// put makes s wait under its key. A settle already waiting there is
+// replaced and returned when replace, else s gives way to it: put returns s.
+func (ss *settles) put(s *pendingSettle, replace bool) *pendingSettle {
 	ss.mu.Lock()
 	defer ss.mu.Unlock()
 	old := ss.m[s.key]
+	if old != nil && !replace {
+		return s
+	}
 	ss.m[s.key] = s
 	if old == nil {
 		ss.n.Add(1)
@@ -105,16 +109,16 @@ func (ss *settles) put(s *pendingSettle) *pendingSettle {
 }
 
 // retry makes a settle that failed wait again, due at the sweeper's next
-// tick, unless it has been tried for settleGiveUp.
+// tick, unless it has been tried for settleGiveUp or a later run of the task
+// handed over its own settle meanwhile (which carries the message's newer
+// state: this one is dropped).
 func (ss *settles) retry(s *pendingSettle, err error) {
 	if time.Since(s.first) > settleGiveUp {
 		ss.w.log.Error("a message's outcome could not be recorded: its record stays sending", "task", s.key, "err", err)
 		return
 	}
 	s.at = time.Now().Add(-settleWait)
-	if old := ss.put(s); old != nil { // a newer run's settle: this one first
-		ss.write(context.Background(), old)
-	}
+	ss.put(s, false)
 }
 
 // take removes and returns the settle of the task whose key is among keys.

@@ -43,7 +43,7 @@ func (b *settlesBundle) hand(id, counter string, at time.Time, fails int) *pendi
 		first: at,
 		at:    at,
 	}
-	b.ss.put(s)
+	b.ss.put(s, true)
 	return s
 }
 
@@ -125,6 +125,12 @@ func TestSettleWithoutCompletion(t *testing.T) {
 	b.ss.sweep(now)
 	if got, waiting := b.counter(t, "hopeless"), b.ss.n.Load(); got != 1 || waiting != 1 {
 		t.Errorf("a settle failing past settleGiveUp ran %d times and %d wait, want 1 and 1 (new)", got, waiting)
+	}
+	// A failed settle gives way to a later run's settle of the same task.
+	later := b.hand("rerun", "later", now, 0)
+	b.ss.retry(&pendingSettle{key: later.key, first: now}, nil)
+	if s := b.ss.take([]string{later.key}); s != later {
+		t.Errorf("after an earlier run's retry, the task's settle is %p, want the later run's %p", s, later)
 	}
 	b.ss.start()
 	b.ss.shutdown()

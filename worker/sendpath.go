@@ -239,19 +239,18 @@ func (w *Worker) settleAccepted(ctx context.Context, rec *record.Record, j *job.
 	}
 	// The message's last write leaves with the task's completion
 	// (complete_redis.go): nothing follows it in this run.
-	if final && w.settles != nil && w.settles.add(ctx, &pendingSettle{queue: queue, after: func() bool { return result() == nil }}) {
-		req.done(nil)
-		w.log.Info("message finished", "message", rec.ID, "state", rec.State, "parts", len(rec.Parts), "failures", rec.Failures)
-		return true, nil
+	handedOver := final && w.settles != nil && w.settles.add(ctx, &pendingSettle{queue: queue, after: func() bool { return result() == nil }})
+	if !handedOver {
+		perr := w.pipelined(context.WithoutCancel(ctx), func(p redis.Pipeliner) error {
+			queue(ctx, p)
+			return nil
+		})
+		if err := result(); err != nil {
+			req.done(nil)
+			return false, errors.Join(err, perr)
+		}
 	}
-	perr := w.pipelined(context.WithoutCancel(ctx), func(p redis.Pipeliner) error {
-		queue(ctx, p)
-		return nil
-	})
 	req.done(nil)
-	if err := result(); err != nil {
-		return false, errors.Join(err, perr)
-	}
 	if final {
 		w.log.Info("message finished", "message", rec.ID, "state", rec.State, "parts", len(rec.Parts), "failures", rec.Failures)
 	}
