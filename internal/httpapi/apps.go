@@ -233,53 +233,57 @@ func (s *Server) wake(ctx context.Context, app string) (int, error) {
 
 // running reports whether a task of app is running.
 func (s *Server) running(app string) (bool, error) {
-	for q := range s.cfg.Worker.Queues {
-		for page := 1; ; page++ {
-			tasks, err := s.inspector.ListActiveTasks(q, asynq.PageSize(500), asynq.Page(page))
-			if err != nil {
-				if errors.Is(err, asynq.ErrQueueNotFound) {
-					break // the queue was never used
-				}
-				return false, fmt.Errorf("httpapi: wake %s: %w", app, err)
-			}
-			for _, t := range tasks {
-				if strings.HasPrefix(t.ID, app+".") {
-					return true, nil
-				}
-			}
-			if len(tasks) < 500 {
-				break
-			}
-		}
-	}
-	return false, nil
+	busy := false
+	err := s.eachTask(app, s.inspector.ListActiveTasks, func(string, *asynq.TaskInfo) bool {
+		busy = true
+		return false
+	})
+	return busy, err
 }
 
-// wakeRetrying runs the app's tasks in the retry sets now.
+// wakeRetrying runs the app's tasks in the retry sets now. It lists them
+// all first: running a task takes it out of the set, which would shift the
+// pages still to list.
 func (s *Server) wakeRetrying(app string) (int, error) {
+	var retrying [][2]string // queue, task id
+	if err := s.eachTask(app, s.inspector.ListRetryTasks, func(q string, t *asynq.TaskInfo) bool {
+		retrying = append(retrying, [2]string{q, t.ID})
+		return true
+	}); err != nil {
+		return 0, err
+	}
 	n := 0
-	for q := range s.cfg.Worker.Queues {
-		for page := 1; ; page++ {
-			tasks, err := s.inspector.ListRetryTasks(q, asynq.PageSize(500), asynq.Page(page))
-			if err != nil {
-				if errors.Is(err, asynq.ErrQueueNotFound) {
-					break // the queue was never used
-				}
-				return n, fmt.Errorf("httpapi: wake %s: %w", app, err)
-			}
-			for _, t := range tasks {
-				if strings.HasPrefix(t.ID, app+".") {
-					if err := s.inspector.RunTask(q, t.ID); err == nil {
-						n++
-					}
-				}
-			}
-			if len(tasks) < 500 {
-				break
-			}
+	for _, qt := range retrying {
+		if s.inspector.RunTask(qt[0], qt[1]) == nil { // else it left the set meanwhile
+			n++
 		}
 	}
 	return n, nil
+}
+
+// eachTask calls fn on each of app's tasks (their ids start with "<app>.")
+// that list finds in the worker's queues, page by page, while fn returns true.
+func (s *Server) eachTask(app string, list func(string, ...asynq.ListOption) ([]*asynq.TaskInfo, error), fn func(q string, t *asynq.TaskInfo) bool) error {
+	for q := range s.cfg.Worker.Queues {
+		for page := 1; ; page++ {
+			tasks, err := list(q, asynq.PageSize(500), asynq.Page(page))
+			if err != nil {
+				if errors.Is(err, asynq.ErrQueueNotFound) {
+					break // the queue was never used
+				}
+				return fmt.Errorf("httpapi: wake %s: %w", app, err)
+			}
+			for _, t := range tasks {
+				if strings.HasPrefix(t.ID, app+".") && !fn(q, t) {
+					return nil
+				}
+			}
+			if len(tasks) < 500 {
+				break
+			}
+		}
+	}
+	return nil
 }
 
 // usage is GET /v1/apps/{app}/quota/{recipient}[?tenant=T]: what the
