@@ -208,7 +208,7 @@ func (ss *settles) shutdown() {
 	}
 }
 
-// sweep writes the settles handed over before cutoff (all of them when
+// sweep writes the settles waiting since before cutoff (all of them when
 // cutoff is zero).
 func (ss *settles) sweep(cutoff time.Time) {
 	if ss.n.Load() == 0 {
