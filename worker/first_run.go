@@ -102,7 +102,7 @@ func (w *Worker) beginFirst(ctx context.Context, r *sendRun, i int, ledger *rate
 	if err != nil {
 		return nil, err
 	}
-	call, err := w.records.PrepareBeginFirst(r.rec, i, ledger, w.liveTTL(r.rec), first)
+	call, err := w.records.PrepareBeginFirst(r.rec, i, ledger, first)
 	if err != nil {
 		return nil, err
 	}

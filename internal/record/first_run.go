@@ -70,19 +70,20 @@ type FirstRun struct {
 
 // beginFirstScript is beginScript for a record assumed as its producer wrote
 // it: it also checks the record's version and that the Absent keys do not
-// exist, and takes the company's semaphore slot.
+// exist, and takes the company semaphore slot. It leaves the record's TTL as
+// the producer set it (the message's expiry plus worker.retention, what
+// Begin would set again).
 //
 //	KEYS[1]  the record
 //	KEYS[2]  the message's tombstone
 //	KEYS[3]  the company semaphore
 //	KEYS[4 … 3+nx]  keys that must not exist
 //	KEYS[4+nx …]    the ledger call's keys (none without a ledger step)
-//	ARGV[1]  the record's TTL ms
-//	ARGV[2]  nx
-//	ARGV[3]  nl: the number of the ledger call's arguments (0: no ledger step)
-//	ARGV[4], ARGV[5], ARGV[6]  the semaphore's limit, lease ms and lease id
-//	ARGV[7 … 6+nl]  the ledger call's arguments
-//	ARGV[7+nl …]    the record's hash fields and values to write
+//	ARGV[1]  nx
+//	ARGV[2]  nl: the number of the ledger call's arguments (0: no ledger step)
+//	ARGV[3], ARGV[4], ARGV[5]  the semaphore's limit, lease ms and lease id
+//	ARGV[6 … 5+nl]  the ledger call's arguments
+//	ARGV[6+nl …]    the record's hash fields and values to write
 //
 // Returns {4} when the record is missing or not as its producer wrote it or
 // a key that must not exist does, {0} for a tombstone, {5} when the
@@ -91,28 +92,30 @@ type FirstRun struct {
 // reply} when written.
 var beginFirstScript = redis.NewScript(ratelimit.MarkFuncLua + ratelimit.SemAcquireFuncLua + `
 if redis.call('HGET', KEYS[1], 'v') ~= '1' then return {4} end
-local nx = tonumber(ARGV[2])
-if nx > 0 and redis.call('EXISTS', unpack(KEYS, 4, 3 + nx)) > 0 then return {4} end
-if redis.call('EXISTS', KEYS[2]) == 1 then return {0} end
-if not semAcquire(KEYS[3], ARGV[4], ARGV[5], ARGV[6]) then return {5} end
-local nl = tonumber(ARGV[3])
+local nx = tonumber(ARGV[1])
+-- the tombstone and the absent keys in one call; which one, only when any
+if redis.call('EXISTS', KEYS[2], unpack(KEYS, 4, 3 + nx)) > 0 then
+  if nx > 0 and redis.call('EXISTS', unpack(KEYS, 4, 3 + nx)) > 0 then return {4} end
+  return {0}
+end
+if not semAcquire(KEYS[3], ARGV[3], ARGV[4], ARGV[5]) then return {5} end
+local nl = tonumber(ARGV[2])
 local led = false
 if nl > 0 then
   local K, A = {}, {}
   for i = 4 + nx, #KEYS do K[#K + 1] = KEYS[i] end
-  for i = 7, 6 + nl do A[#A + 1] = ARGV[i] end
+  for i = 6, 5 + nl do A[#A + 1] = ARGV[i] end
   led = ledgerMark(K, A)
   for j = 3, #led, 3 do
     if led[j] ~= 0 then
-      redis.call('ZREM', KEYS[3], ARGV[6])
+      redis.call('ZREM', KEYS[3], ARGV[5])
       return {2, led}
     end
   end
 end
 local f = {'v', '2'} -- version 1 was checked above
-for i = 7 + nl, #ARGV do f[#f + 1] = ARGV[i] end
+for i = 6 + nl, #ARGV do f[#f + 1] = ARGV[i] end
 redis.call('HSET', KEYS[1], unpack(f))
-redis.call('PEXPIRE', KEYS[1], ARGV[1])
 return {1, led}
 `)
 
@@ -120,11 +123,12 @@ return {1, led}
 // (Assumed), in one script: unless the record is still at version 1 and
 // none of first.Absent exists (else an error wrapping ErrAssumed), unless
 // the message has a tombstone (ErrCancelled) or the semaphore is full
-// (ErrSemaphoreFull), it takes first.Slot and does Begin's work. The keys
-// must be of one slot on Redis Cluster: the caller uses it only elsewhere.
-// On success rec is no longer assumed.
-func (s *Store) BeginFirst(ctx context.Context, rec *Record, i int, ledger *ratelimit.LedgerCall, ttl time.Duration, first FirstRun) (any, error) {
-	b, err := s.PrepareBeginFirst(rec, i, ledger, ttl, first)
+// (ErrSemaphoreFull), it takes first.Slot and does Begin's work, leaving
+// the record's TTL as the producer set it (what Begin would set again). The
+// keys must be of one slot on Redis Cluster: the caller uses it only
+// elsewhere. On success rec is no longer assumed.
+func (s *Store) BeginFirst(ctx context.Context, rec *Record, i int, ledger *ratelimit.LedgerCall, first FirstRun) (any, error) {
+	b, err := s.PrepareBeginFirst(rec, i, ledger, first)
 	if err != nil {
 		return nil, err
 	}
@@ -144,16 +148,16 @@ type BeginFirstCall struct {
 }
 
 // PrepareBeginFirst prepares BeginFirst's call.
-func (s *Store) PrepareBeginFirst(rec *Record, i int, ledger *ratelimit.LedgerCall, ttl time.Duration, first FirstRun) (*BeginFirstCall, error) {
+func (s *Store) PrepareBeginFirst(rec *Record, i int, ledger *ratelimit.LedgerCall, first FirstRun) (*BeginFirstCall, error) {
 	e, err := rec.encode(i)
 	if err != nil {
 		return nil, err
 	}
 	keys := append([]string{Key(rec.App, rec.ID), TombKey(rec.App, rec.ID), first.Slot.Key()}, first.Absent...)
-	args := []any{max(ttl.Milliseconds(), 1), len(first.Absent), 0, first.Limit, max(first.Lease.Milliseconds(), 1), first.Slot.ID()}
+	args := []any{len(first.Absent), 0, first.Limit, max(first.Lease.Milliseconds(), 1), first.Slot.ID()}
 	if ledger != nil {
 		keys = append(keys, ledger.Keys...)
-		args[2] = len(ledger.Args)
+		args[1] = len(ledger.Args)
 		args = append(args, ledger.Args...)
 	}
 	args = append(args, e.fields...)

@@ -94,6 +94,13 @@ func TestBeginFirst(t *testing.T) {
 		{desc: "cancelled", want: record.ErrCancelled, before: func(t *testing.T, b *firstRunBundle) {
 			b.rdb.Set(b.ctx, record.TombKey("hr-bot", b.j.ID), "{}", time.Hour)
 		}},
+		{desc: "the app paused", want: record.ErrAssumed, before: func(t *testing.T, b *firstRunBundle) {
+			b.rdb.Set(b.ctx, "msgd:{hr-bot}:pause", "1", time.Hour)
+		}},
+		{desc: "cancelled and an update enqueued: read it first", want: record.ErrAssumed, before: func(t *testing.T, b *firstRunBundle) {
+			b.rdb.Set(b.ctx, record.TombKey("hr-bot", b.j.ID), "{}", time.Hour)
+			b.rdb.HSet(b.ctx, updKey(b), "newest_seq", 1)
+		}},
 		{desc: "semaphore full", want: record.ErrSemaphoreFull, before: func(t *testing.T, b *firstRunBundle) {
 			b.rdb.ZAdd(b.ctx, semKey, redis.Z{Score: float64(time.Now().Add(time.Hour).UnixMilli()), Member: "other"})
 		}},
@@ -112,7 +119,7 @@ func TestBeginFirst(t *testing.T) {
 			if err := b.store.Save(b.ctx, rec, "waiting", "", time.Hour, time.Hour); !errors.Is(err, record.ErrAssumed) {
 				t.Fatalf("Save of an assumed record: %v, want ErrAssumed", err)
 			}
-			_, err = b.store.BeginFirst(b.ctx, rec, 0, nil, time.Hour, record.FirstRun{
+			_, err = b.store.BeginFirst(b.ctx, rec, 0, nil, record.FirstRun{
 				Absent: []string{"msgd:{hr-bot}:pause", updKey(b)}, Slot: slot, Limit: 1, Lease: time.Minute})
 			held, _ := b.rdb.ZScore(b.ctx, semKey, slot.ID()).Result()
 			if tc.want != nil {
@@ -149,6 +156,9 @@ func TestBeginFirst(t *testing.T) {
 			}
 			if v := b.hash(t)["v"]; v != "2" {
 				t.Errorf("version %s, want 2", v)
+			}
+			if ttl := b.rdb.PTTL(b.ctx, record.Key("hr-bot", b.j.ID)).Val(); ttl <= 0 {
+				t.Errorf("record TTL %v after BeginFirst, want the producer's", ttl)
 			}
 			// Confirmed, the record is written as any other.
 			if err := b.store.Save(b.ctx, rec, "waiting", "", time.Hour, time.Hour); err != nil {
