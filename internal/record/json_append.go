@@ -21,184 +21,174 @@ import (
 // TestAppendKnowsEveryField fails when a struct gains a field the appenders
 // do not write.
 
+// jsonObj appends one JSON object's fields, each as encoding/json writes it;
+// the first error stops the rest. A method's omit is the field's omitempty
+// (omitzero for a time): the field is left out when it is the zero value.
+type jsonObj struct {
+	b    []byte
+	err  error
+	more bool // a field was written: the next one follows a comma
+}
+
+// key opens field k: the comma after the previous field, then "k":.
+func (o *jsonObj) key(k string) {
+	if o.more {
+		o.b = append(o.b, ',', '"')
+	} else {
+		o.b = append(o.b, '"')
+		o.more = true
+	}
+	o.b = append(append(o.b, k...), '"', ':')
+}
+
+func (o *jsonObj) str(k, v string, omit bool) {
+	if omit && v == "" {
+		return
+	}
+	o.key(k)
+	o.b = appendString(o.b, v)
+}
+
+func (o *jsonObj) int(k string, v int64, omit bool) {
+	if omit && v == 0 {
+		return
+	}
+	o.key(k)
+	o.b = strconv.AppendInt(o.b, v, 10)
+}
+
+func (o *jsonObj) bool(k string, v, omit bool) {
+	if omit && !v {
+		return
+	}
+	o.key(k)
+	o.b = strconv.AppendBool(o.b, v)
+}
+
+func (o *jsonObj) strs(k string, v []string, omit bool) {
+	if omit && len(v) == 0 {
+		return
+	}
+	o.key(k)
+	o.b = appendStrings(o.b, v)
+}
+
+// time writes t as time.Time's MarshalJSON does (RFC 3339 with nanoseconds;
+// an error for a year outside 0…9999).
+func (o *jsonObj) time(k string, t time.Time, omit bool) {
+	if o.err != nil || omit && t.IsZero() {
+		return
+	}
+	o.key(k)
+	o.b = append(o.b, '"')
+	if o.b, o.err = t.AppendText(o.b); o.err != nil {
+		o.err = fmt.Errorf("record: encode %s: %w", k, o.err)
+		return
+	}
+	o.b = append(o.b, '"')
+}
+
+// value writes v as encoding/json does, unless skip.
+func (o *jsonObj) value(k string, v any, skip bool) {
+	if o.err != nil || skip {
+		return
+	}
+	j, err := json.Marshal(v)
+	if err != nil {
+		o.err = err
+		return
+	}
+	o.key(k)
+	o.b = append(o.b, j...)
+}
+
+// end closes the object.
+func (o *jsonObj) end() ([]byte, error) {
+	if o.err != nil {
+		return nil, o.err
+	}
+	return append(o.b, '}'), nil
+}
+
 // appendMeta appends the JSON of rec without its Job (null), Parts, Updates
 // and Cancel: what encoding/json writes for such a copy of rec.
 func appendMeta(b []byte, rec *Record) ([]byte, error) {
-	var err error
-	b = append(b, `{"id":`...)
-	b = appendString(b, rec.ID)
-	b = append(b, `,"app":`...)
-	b = appendString(b, rec.App)
-	b = append(b, `,"state":`...)
-	b = appendString(b, string(rec.State))
-	b = append(b, `,"job":null`...)
-	if rec.IdempotencyKey != "" {
-		b = append(b, `,"idempotency_key":`...)
-		b = appendString(b, rec.IdempotencyKey)
-	}
-	b = append(b, `,"runs":`...)
-	b = strconv.AppendInt(b, int64(rec.Runs), 10)
-	b = append(b, `,"failures":`...)
-	b = strconv.AppendInt(b, int64(rec.Failures), 10)
-	b = append(b, `,"deferrals":`...)
-	b = strconv.AppendInt(b, int64(rec.Deferrals), 10)
-	if rec.Wait != nil {
-		if b, err = appendValue(b, `,"wait":`, rec.Wait); err != nil {
-			return nil, err
-		}
-	}
-	if len(rec.Booked) > 0 {
-		if b, err = appendValue(b, `,"booked":`, rec.Booked); err != nil {
-			return nil, err
-		}
-	}
-	if len(rec.Late) > 0 {
-		if b, err = appendValue(b, `,"late":`, rec.Late); err != nil {
-			return nil, err
-		}
-	}
-	if len(rec.Superseded) > 0 {
-		if b, err = appendValue(b, `,"superseded":`, rec.Superseded); err != nil {
-			return nil, err
-		}
-	}
-	if rec.Generations != 0 {
-		b = append(b, `,"generations":`...)
-		b = strconv.AppendInt(b, int64(rec.Generations), 10)
-	}
-	if rec.LastError != "" {
-		b = append(b, `,"last_error":`...)
-		b = appendString(b, rec.LastError)
-	}
-	if rec.Reason != "" {
-		b = append(b, `,"reason":`...)
-		b = appendString(b, rec.Reason)
-	}
-	b = append(b, `,"event_seq":`...)
-	b = strconv.AppendInt(b, int64(rec.EventSeq), 10)
-	b = append(b, `,"created_at":`...)
-	if b, err = appendTime(b, rec.CreatedAt); err != nil {
-		return nil, err
-	}
-	b = append(b, `,"updated_at":`...)
-	if b, err = appendTime(b, rec.UpdatedAt); err != nil {
-		return nil, err
-	}
-	if !rec.FinishedAt.IsZero() {
-		b = append(b, `,"finished_at":`...)
-		if b, err = appendTime(b, rec.FinishedAt); err != nil {
-			return nil, err
-		}
-	}
-	b = append(b, `,"enqueued":`...)
-	b = strconv.AppendBool(b, rec.Enqueued)
-	return append(b, '}'), nil
+	o := &jsonObj{b: append(b, '{')}
+	o.str("id", rec.ID, false)
+	o.str("app", rec.App, false)
+	o.str("state", string(rec.State), false)
+	o.key("job")
+	o.b = append(o.b, "null"...)
+	o.str("idempotency_key", rec.IdempotencyKey, true)
+	o.int("runs", int64(rec.Runs), false)
+	o.int("failures", int64(rec.Failures), false)
+	o.int("deferrals", int64(rec.Deferrals), false)
+	o.value("wait", rec.Wait, rec.Wait == nil)
+	o.value("booked", rec.Booked, len(rec.Booked) == 0)
+	o.value("late", rec.Late, len(rec.Late) == 0)
+	o.value("superseded", rec.Superseded, len(rec.Superseded) == 0)
+	o.int("generations", int64(rec.Generations), true)
+	o.str("last_error", rec.LastError, true)
+	o.str("reason", rec.Reason, true)
+	o.int("event_seq", int64(rec.EventSeq), false)
+	o.time("created_at", rec.CreatedAt, false)
+	o.time("updated_at", rec.UpdatedAt, false)
+	o.time("finished_at", rec.FinishedAt, true)
+	o.bool("enqueued", rec.Enqueued, false)
+	return o.end()
 }
 
 // appendPart appends the JSON of p, as encoding/json writes it.
 func appendPart(b []byte, p *Part) ([]byte, error) {
-	var err error
-	b = append(b, `{"index":`...)
-	b = strconv.AppendInt(b, int64(p.Index), 10)
-	if p.Tenant != "" {
-		b = append(b, `,"tenant":`...)
-		b = appendString(b, p.Tenant)
-	}
-	b = append(b, `,"to":`...)
-	b = appendRecipients(b, &p.To)
-	if p.Ref != "" {
-		b = append(b, `,"ref":`...)
-		b = appendString(b, p.Ref)
-	}
-	if p.NotUpdatable {
-		b = append(b, `,"not_updatable":true`...)
-	}
-	if p.Target != "" {
-		b = append(b, `,"target":`...)
-		b = appendString(b, p.Target)
-	}
-	b = append(b, `,"body":`...)
+	o := &jsonObj{b: append(b, '{')}
+	o.int("index", int64(p.Index), false)
+	o.str("tenant", p.Tenant, true)
+	o.key("to")
+	o.b = appendRecipients(o.b, &p.To)
+	o.str("ref", p.Ref, true)
+	o.bool("not_updatable", p.NotUpdatable, true)
+	o.str("target", p.Target, true)
+	o.key("body")
 	if p.Body == nil {
-		b = append(b, "null"...)
+		o.b = append(o.b, "null"...)
 	} else {
-		b = append(b, '"')
-		b = base64.StdEncoding.AppendEncode(b, p.Body)
-		b = append(b, '"')
+		o.b = append(o.b, '"')
+		o.b = base64.StdEncoding.AppendEncode(o.b, p.Body)
+		o.b = append(o.b, '"')
 	}
-	if p.Generation != 0 {
-		b = append(b, `,"generation":`...)
-		b = strconv.AppendInt(b, int64(p.Generation), 10)
-	}
-	b = append(b, `,"state":`...)
-	b = appendString(b, string(p.State))
-	if p.Attempts != 0 {
-		b = append(b, `,"attempts":`...)
-		b = strconv.AppendInt(b, int64(p.Attempts), 10)
-	}
-	if !p.FirstSentAt.IsZero() {
-		b = append(b, `,"first_sent_at":`...)
-		if b, err = appendTime(b, p.FirstSentAt); err != nil {
-			return nil, err
+	o.int("generation", int64(p.Generation), true)
+	o.str("state", string(p.State), false)
+	o.int("attempts", int64(p.Attempts), true)
+	o.time("first_sent_at", p.FirstSentAt, true)
+	o.time("sent_at", p.SentAt, true)
+	o.bool("may_have_left", p.MayHaveLeft, true)
+	if r := p.Result; r != nil {
+		if len(r.State) > 0 && !plainCompactJSON(r.State) {
+			// encoding/json compacts the raw state and escapes <, >, &
+			// and the line separators in it: left to it.
+			o.value("result", r, false)
+		} else if o.err == nil {
+			o.key("result")
+			o.b = appendResult(o.b, r)
 		}
 	}
-	if !p.SentAt.IsZero() {
-		b = append(b, `,"sent_at":`...)
-		if b, err = appendTime(b, p.SentAt); err != nil {
-			return nil, err
-		}
-	}
-	if p.MayHaveLeft {
-		b = append(b, `,"may_have_left":true`...)
-	}
-	if p.Result != nil {
-		b = append(b, `,"result":`...)
-		if b, err = appendResult(b, p.Result); err != nil {
-			return nil, err
-		}
-	}
-	if p.Error != "" {
-		b = append(b, `,"error":`...)
-		b = appendString(b, p.Error)
-	}
-	if p.ContentSeq != 0 {
-		b = append(b, `,"content_seq":`...)
-		b = strconv.AppendInt(b, p.ContentSeq, 10)
-	}
-	return append(b, '}'), nil
+	o.str("error", p.Error, true)
+	o.int("content_seq", p.ContentSeq, true)
+	return o.end()
 }
 
-// appendResult appends r's JSON. encoding/json compacts the raw state and
-// escapes <, >, & and the line separators in it: a state that has any of
-// them (or any non-ASCII byte, or needs compacting) is left to it.
-func appendResult(b []byte, r *providers.Result) ([]byte, error) {
-	if len(r.State) > 0 && !plainCompactJSON(r.State) {
-		return appendValue(b, "", r)
-	}
-	b = append(b, '{')
-	sep := false
-	if r.ProviderMessageID != "" {
-		b = append(b, `"provider_message_id":`...)
-		b = appendString(b, r.ProviderMessageID)
-		sep = true
-	}
+// appendResult appends r's JSON, its state copied as it is (plainCompactJSON).
+func appendResult(b []byte, r *providers.Result) []byte {
+	o := &jsonObj{b: append(b, '{')}
+	o.str("provider_message_id", r.ProviderMessageID, true)
 	if len(r.State) > 0 {
-		if sep {
-			b = append(b, ',')
-		}
-		b = append(b, `"state":`...)
-		b = append(b, r.State...)
-		sep = true
+		o.key("state")
+		o.b = append(o.b, r.State...)
 	}
-	if sep {
-		b = append(b, ',')
-	}
-	b = append(b, `"invalid":`...)
-	b = appendRecipients(b, &r.Invalid)
-	if len(r.Unlicensed) > 0 {
-		b = append(b, `,"unlicensed":`...)
-		b = appendStrings(b, r.Unlicensed)
-	}
-	return append(b, '}'), nil
+	o.key("invalid")
+	o.b = appendRecipients(o.b, &r.Invalid)
+	o.strs("unlicensed", r.Unlicensed, true)
+	return append(o.b, '}')
 }
 
 // plainCompactJSON reports whether raw is valid JSON that encoding/json
@@ -218,30 +208,13 @@ func plainCompactJSON(raw []byte) bool {
 
 // appendRecipients appends r's JSON (a struct: never omitted, {} when empty).
 func appendRecipients(b []byte, r *providers.Recipients) []byte {
-	b = append(b, '{')
-	sep := false
-	field := func(name string, v []string) {
-		if len(v) == 0 {
-			return
-		}
-		if sep {
-			b = append(b, ',')
-		}
-		b = append(b, name...)
-		b = appendStrings(b, v)
-		sep = true
-	}
-	field(`"users":`, r.Users)
-	field(`"depts":`, r.Depts)
-	field(`"tags":`, r.Tags)
-	field(`"chats":`, r.Chats)
-	if r.All {
-		if sep {
-			b = append(b, ',')
-		}
-		b = append(b, `"all":true`...)
-	}
-	return append(b, '}')
+	o := &jsonObj{b: append(b, '{')}
+	o.strs("users", r.Users, true)
+	o.strs("depts", r.Depts, true)
+	o.strs("tags", r.Tags, true)
+	o.strs("chats", r.Chats, true)
+	o.bool("all", r.All, true)
+	return append(o.b, '}')
 }
 
 func appendStrings(b []byte, v []string) []byte {
@@ -268,25 +241,4 @@ func appendString(b []byte, s string) []byte {
 	b = append(b, '"')
 	b = append(b, s...)
 	return append(b, '"')
-}
-
-// appendTime appends t as time.Time's MarshalJSON does (RFC 3339 with
-// nanoseconds; an error for a year outside 0…9999).
-func appendTime(b []byte, t time.Time) ([]byte, error) {
-	b = append(b, '"')
-	b, err := t.AppendText(b)
-	if err != nil {
-		return nil, fmt.Errorf("record: encode time: %w", err)
-	}
-	return append(b, '"'), nil
-}
-
-// appendValue appends key and encoding/json's encoding of v.
-func appendValue(b []byte, key string, v any) ([]byte, error) {
-	j, err := json.Marshal(v)
-	if err != nil {
-		return nil, err
-	}
-	b = append(b, key...)
-	return append(b, j...), nil
 }

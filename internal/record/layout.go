@@ -55,7 +55,7 @@ type encoded struct {
 // only when they differ from what is stored. With only set, just those parts
 // are looked at (the others keep their stored value, also in next).
 func (rec *Record) encode(only ...int) (*encoded, error) {
-	// appendMeta: the bytes of encoding/json (TestEncodeMatchesEncodingJSON)
+	// appendMeta: the bytes of encoding/json (TestAppendMatchesEncodingJSON)
 	// in a fraction of its time; every write of a record encodes its meta.
 	meta, err := appendMeta(make([]byte, 0, 384), rec)
 	if err != nil {

@@ -8,10 +8,10 @@ import (
 	"github.com/msgdispatch/msgdispatch/providers"
 )
 
-// TestEncodeMatchesEncodingJSON: encode writes the meta and parts with
-// go-json; the bytes must be encoding/json's, so that a record written by one
-// build compares equal (no rewrite) when another encodes it, and readers of
-// either kind agree.
+// TestEncodeMatchesEncodingJSON: encode writes the meta and parts with the
+// appenders of json_append.go; the fields it writes must hold encoding/json's
+// bytes, so that a record written by one build compares equal (no rewrite)
+// when another encodes it, and readers of either kind agree.
 func TestEncodeMatchesEncodingJSON(t *testing.T) {
 	t.Parallel()
 	at := time.Date(2026, 3, 10, 10, 15, 0, 123456789, time.FixedZone("CST", 8*3600))
