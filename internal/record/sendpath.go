@@ -168,9 +168,12 @@ type Settle struct {
 	rec  *Record
 	next stored
 	// tx is the same writes as one MULTI, used when queued in a pipeline:
-	// set when there is no ledger step (settleScript then only writes) and
-	// not on a Redis Cluster.
-	tx *multi
+	// set when there is no ledger step (settleScript then only writes) or
+	// one the MULTI can run first as a small EVAL of its own
+	// (ratelimit.LedgerCall.EvalCmd: one recipient sent or failed; ledgerTx),
+	// and not on a Redis Cluster. No record bytes go through Lua.
+	tx       *multi
+	ledgerTx bool
 }
 
 // Queue adds the settle script's call to p: a pipeline (the script must be
@@ -198,10 +201,14 @@ func queueScript(ctx context.Context, sc *redis.Script, p redis.Scripter, keys [
 // has run; on success the Record knows what Redis now holds of it.
 func (st *Settle) Result() (any, error) {
 	if st.tx != nil {
-		if err := st.tx.result(); err != nil {
+		res, err := st.tx.result()
+		if err != nil {
 			return nil, fmt.Errorf("record: settle %s: %w", st.rec.ID, err)
 		}
 		st.rec.stored = st.next
+		if st.ledgerTx {
+			return res[0], nil
+		}
 		return nil, nil
 	}
 	if st.cmd == nil {
@@ -257,16 +264,28 @@ func (s *Store) PrepareSettle(rec *Record, i int, ledger *ratelimit.LedgerCall, 
 	args = append(args, e.fields...)
 	args = append(args, ev...)
 	st := &Settle{keys: keys, args: args, rec: rec, next: e.next}
-	if ledger == nil && !s.cluster { // settleScript's writes, without a script
-		cmds := [][]any{append([]any{"hset", key}, e.fields...), {"hincrby", key, fieldVersion, 1}, {"pexpire", key, args[0]}}
-		if idemTTL != 0 {
-			cmds = append(cmds, []any{"pexpire", keys[2], idemTTL})
-		}
-		if len(ev) > 0 {
-			cmds = append(cmds, append([]any{"xadd", keys[1], "maxlen", "~", s.EventsMaxLen, "*"}, ev...))
-		}
-		st.tx = &multi{cmds: cmds}
+	if s.cluster {
+		return st, nil
 	}
+	// settleScript's writes, without a script; the ledger step, when there
+	// is one, as its own small EVAL first (or settleScript when it needs
+	// the whole ledger transition)
+	var cmds [][]any
+	if ledger != nil {
+		c, ok := ledger.EvalCmd()
+		if !ok {
+			return st, nil
+		}
+		cmds, st.ledgerTx = append(cmds, c), true
+	}
+	cmds = append(cmds, append([]any{"hset", key}, e.fields...), []any{"hincrby", key, fieldVersion, 1}, []any{"pexpire", key, args[0]})
+	if idemTTL != 0 {
+		cmds = append(cmds, []any{"pexpire", keys[2], idemTTL})
+	}
+	if len(ev) > 0 {
+		cmds = append(cmds, append([]any{"xadd", keys[1], "maxlen", "~", s.EventsMaxLen, "*"}, ev...))
+	}
+	st.tx = &multi{cmds: cmds}
 	return st, nil
 }
 

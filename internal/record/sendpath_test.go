@@ -255,17 +255,24 @@ func TestLegacyRecordReadAndMigrated(t *testing.T) {
 	}
 }
 
-// A settle without a ledger step queued in a pipeline runs as one MULTI, on a
-// client as the script: both leave the same record, version and event; a
-// write Redis refuses inside the MULTI fails the settle.
+// A settle queued in a pipeline runs as one MULTI — its ledger step, when it
+// has one, as the MULTI's first command (an EVAL of a small script: a Redis
+// that lost its scripts still runs it) — and on a client as the script: both
+// leave the same record, version, event and ledger entry; a write Redis
+// refuses inside the MULTI fails the settle.
 func TestSettleInPipelineMatchesScript(t *testing.T) {
 	t.Parallel()
 	tests := []struct {
 		desc     string
 		pipeline bool
+		ledger   bool
+		flush    bool // SCRIPT FLUSH before the settle
 	}{
 		{desc: "script, on the client"},
 		{desc: "MULTI, in a pipeline", pipeline: true},
+		{desc: "script with the ledger step, on the client", ledger: true},
+		{desc: "MULTI with the ledger step, in a pipeline", pipeline: true, ledger: true},
+		{desc: "MULTI with the ledger step, scripts flushed", pipeline: true, ledger: true, flush: true},
 	}
 	for _, tc := range tests {
 		t.Run(tc.desc, func(t *testing.T) {
@@ -281,6 +288,24 @@ func TestSettleInPipelineMatchesScript(t *testing.T) {
 				st.Queue(b.ctx, pl)
 				_, _ = pl.Exec(b.ctx)
 			}
+			var lim *ratelimit.Limiter
+			var sent *ratelimit.LedgerCall
+			if tc.ledger {
+				var err error
+				if lim, err = ratelimit.New(b.rdb, ratelimit.Options{Policies: map[string]ratelimit.Policy{"hr-bot": {}}}); err != nil {
+					t.Fatal(err)
+				}
+				ref := ratelimit.Ref{App: "hr-bot", Tenant: "ww1", MessageID: b.rec.ID, Recipients: []string{"u1"}}
+				if _, err := lim.Admit(b.ctx, ratelimit.Request{App: ref.App, Tenant: ref.Tenant, MessageID: ref.MessageID, Recipients: ref.Recipients}); err != nil {
+					t.Fatal(err)
+				}
+				if tr, err := lim.MarkSending(b.ctx, ref); err != nil || len(tr.Done) != 1 {
+					t.Fatalf("MarkSending = %+v, %v", tr, err)
+				}
+				if sent, err = lim.PrepareMarkSent(ref); err != nil {
+					t.Fatal(err)
+				}
+			}
 			p := &b.rec.Parts[0]
 			p.State, p.Attempts = record.PartSending, 1
 			if _, err := b.store.Begin(b.ctx, b.rec, 0, nil, time.Hour); err != nil {
@@ -288,13 +313,29 @@ func TestSettleInPipelineMatchesScript(t *testing.T) {
 			}
 			p.State = record.PartAccepted
 			b.rec.State = record.Accepted
-			st, err := b.store.PrepareSettle(b.rec, 0, nil, string(record.Accepted), "done", time.Hour, 2*time.Hour)
+			st, err := b.store.PrepareSettle(b.rec, 0, sent, string(record.Accepted), "done", time.Hour, 2*time.Hour)
 			if err != nil {
 				t.Fatal(err)
 			}
+			if tc.flush {
+				if err := b.rdb.ScriptFlush(b.ctx).Err(); err != nil {
+					t.Fatal(err)
+				}
+			}
 			queue(st)
-			if _, err := st.Result(); err != nil {
+			reply, err := st.Result()
+			if err != nil {
 				t.Fatal(err)
+			}
+			if tc.ledger {
+				if tr, err := sent.Transition(reply); err != nil || len(tr.Done) != 1 || len(tr.Refused) != 0 {
+					t.Errorf("ledger transition = %+v, %v; want u1 done", tr, err)
+				}
+				if led, err := lim.Ledger(b.ctx, "hr-bot", b.rec.ID); err != nil || led["u1"].State != ratelimit.StateSent {
+					t.Errorf("u1 = %+v, %v after the settle; want sent", led["u1"], err)
+				}
+			} else if reply != nil {
+				t.Errorf("ledger reply %v without a ledger step", reply)
 			}
 			key := record.Key("hr-bot", b.rec.ID)
 			got, err := b.store.Get(b.ctx, "hr-bot", b.rec.ID)
@@ -316,7 +357,7 @@ func TestSettleInPipelineMatchesScript(t *testing.T) {
 			if err := b.rdb.Set(b.ctx, key, "not a hash", 0).Err(); err != nil {
 				t.Fatal(err)
 			}
-			st, err = b.store.PrepareSettle(b.rec, 0, nil, "", "", time.Hour, time.Hour)
+			st, err = b.store.PrepareSettle(b.rec, 0, sent, "", "", time.Hour, time.Hour)
 			if err != nil {
 				t.Fatal(err)
 			}

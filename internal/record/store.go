@@ -171,7 +171,7 @@ func (c *CreateCall) Queue(ctx context.Context, p redis.Pipeliner) { c.tx.queue(
 
 // Result is the write's outcome once the pipeline has run.
 func (c *CreateCall) Result() error {
-	if err := c.tx.result(); err != nil {
+	if _, err := c.tx.result(); err != nil {
 		return fmt.Errorf("record: create %s: %w", c.rec.ID, err)
 	}
 	c.rec.stored = c.next
@@ -198,26 +198,27 @@ func (m *multi) queue(ctx context.Context, p redis.Pipeliner) {
 }
 
 // result is the first failure: a command refused when queued (EXEC then
-// aborts), EXEC's own, or a command's when it ran.
-func (m *multi) result() error {
+// aborts), EXEC's own, or a command's when it ran; without one, the
+// commands' replies.
+func (m *multi) result() ([]any, error) {
 	if m.exec == nil {
-		return errors.New("not queued")
+		return nil, errors.New("not queued")
 	}
 	for _, c := range m.queued {
 		if err := c.Err(); err != nil {
-			return err
+			return nil, err
 		}
 	}
 	res, err := m.exec.Slice()
 	if err != nil {
-		return err
+		return nil, err
 	}
 	for _, r := range res {
 		if err, ok := r.(error); ok {
-			return err
+			return nil, err
 		}
 	}
-	return nil
+	return res, nil
 }
 
 // createFields are the hash fields and values of a new record: its encoding,
