@@ -179,27 +179,37 @@ func (l *Limiter) markChunks(r Ref, action string, size int) ([]chunk, error) {
 	if err := checkRequest(r.Tenant, r.MessageID); err != nil {
 		return nil, err
 	}
-	seen := make(map[string]struct{}, len(r.Recipients))
-	rcpts := make([]string, 0, len(r.Recipients))
-	for _, rc := range r.Recipients {
-		if rc == "" {
+	rcpts := r.Recipients
+	if len(rcpts) == 1 { // the worker's usual call: nothing to deduplicate
+		if rcpts[0] == "" {
 			return nil, errors.New("ratelimit: empty recipient id")
 		}
-		if _, ok := seen[rc]; !ok {
-			seen[rc] = struct{}{}
-			rcpts = append(rcpts, rc)
+	} else {
+		seen := make(map[string]struct{}, len(r.Recipients))
+		rcpts = make([]string, 0, len(r.Recipients))
+		for _, rc := range r.Recipients {
+			if rc == "" {
+				return nil, errors.New("ratelimit: empty recipient id")
+			}
+			if _, ok := seen[rc]; !ok {
+				seen[rc] = struct{}{}
+				rcpts = append(rcpts, rc)
+			}
 		}
 	}
-	daily := "0"
+	daily := argZero
 	if l.daily(c, r.App, r.Tenant) > 0 {
-		daily = "1"
+		daily = argOne
 	}
 	ledger, clock := l.ledgerKey(r.App, r.MessageID), l.clockKey(r.App)
-	var chunks []chunk
+	var maxAge, prefix any = c.margin / 2, l.dailyPrefix(r.App, r.Tenant)
+	chunks := make([]chunk, 0, (len(rcpts)+size-1)/size)
 	for i := 0; i < len(rcpts); i += size {
 		part := rcpts[i:min(i+size, len(rcpts))]
-		ch := chunk{rcpt: part, keys: []string{ledger, clock}}
-		ch.args = []any{action, l.clockArg(), c.margin / 2, l.dailyPrefix(r.App, r.Tenant), daily}
+		ch := chunk{rcpt: part, keys: make([]string, 2, 2+len(part))}
+		ch.keys[0], ch.keys[1] = ledger, clock
+		ch.args = make([]any, 5, 5+len(part))
+		ch.args[0], ch.args[1], ch.args[2], ch.args[3], ch.args[4] = action, l.clockArg(), maxAge, prefix, daily
 		for _, rc := range part {
 			if rc == GroupRecipient {
 				ch.keys = append(ch.keys, clock) // no arrival key; same slot

@@ -166,20 +166,22 @@ func (l *Limiter) tag(app string) string { return l.prefix + ":{" + app + "}:" }
 
 // clockKey is the high-water mark of the app's test clock (see luaClock):
 // the stamp (µs) of its latest call. Production never writes it.
-func (l *Limiter) clockKey(app string) string { return l.tag(app) + "c" }
+func (l *Limiter) clockKey(app string) string { return l.prefix + ":{" + app + "}:c" }
 
 // ledgerKey is the per-message ledger hash: field recipient (or "*") → entry.
-func (l *Limiter) ledgerKey(app, msg string) string { return l.tag(app) + "l:" + msg }
+func (l *Limiter) ledgerKey(app, msg string) string { return l.prefix + ":{" + app + "}:l:" + msg }
 
 // arrivalKey is the zset of one recipient's arrivals: member = short id of the
 // charge, score = its slot in Unix ms.
 func (l *Limiter) arrivalKey(app, tenant, rcpt string) string {
-	return l.tag(app) + "r:" + tenant + ":" + rcpt
+	return l.prefix + ":{" + app + "}:r:" + tenant + ":" + rcpt
 }
 
 // dailyPrefix is the prefix of the (app, tenant) daily counters; the script
 // appends the Asia/Shanghai date (YYYYMMDD).
-func (l *Limiter) dailyPrefix(app, tenant string) string { return l.tag(app) + "d:" + tenant + ":" }
+func (l *Limiter) dailyPrefix(app, tenant string) string {
+	return l.prefix + ":{" + app + "}:d:" + tenant + ":"
+}
 
 // Request asks for admission of one message (or one follow-up of it) to the
 // recipients of one (app, tenant).

@@ -3,6 +3,7 @@ package worker
 import (
 	"context"
 	"errors"
+	"log/slog"
 	"strings"
 	"time"
 
@@ -20,24 +21,31 @@ import (
 // error text only of a run that ended in error or a retry (provider errors
 // name the API and the provider's code, never a token or a body).
 func (w *Worker) observeSend(ctx context.Context, t *asynq.Task, r *sendRun, start time.Time, err error) {
-	taskID, _ := asynq.GetTaskID(ctx)
-	retried, _ := asynq.GetRetryCount(ctx)
-	attrs := []any{"task", taskID, "duration", time.Since(start).Round(time.Microsecond)}
-	attempt := retried + 1
-	outcome, class := "", ""
 	var d *DeferError
 	var re *retryError
+	deferred, retried := errors.As(err, &d), errors.As(err, &re)
+	finished := r != nil && !deferred && !retried && r.rec.State.Terminal()
+	if finished {
+		w.metrics.Finished(r.j.Message.App, string(r.rec.State))
+	}
+	if !w.log.Enabled(ctx, slog.LevelInfo) { // the line's attributes cost allocations
+		return
+	}
+	taskID, _ := asynq.GetTaskID(ctx)
+	retries, _ := asynq.GetRetryCount(ctx)
+	attrs := []any{"task", taskID, "duration", time.Since(start).Round(time.Microsecond)}
+	attempt := retries + 1
+	outcome, class := "", ""
 	switch {
 	case r == nil && err == nil:
 		outcome = "done_before" // a repeated run of a finished message
-	case errors.As(err, &d):
+	case deferred:
 		outcome, class = "deferred", deferReason(d.Reason)
-	case errors.As(err, &re):
+	case retried:
 		outcome, class = "retry", providers.ClassOf(re.Err).String()
 		attrs = append(attrs, "err", re.Err.Error())
-	case r != nil && r.rec.State.Terminal():
+	case finished:
 		outcome, class = string(r.rec.State), r.lastClass
-		w.metrics.Finished(r.j.Message.App, outcome)
 	case err != nil:
 		outcome, class = "error", "internal"
 		attrs = append(attrs, "err", err.Error())

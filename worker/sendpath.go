@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"math/rand/v2"
 	"time"
 
@@ -251,7 +252,7 @@ func (w *Worker) settleAccepted(ctx context.Context, rec *record.Record, j *job.
 		}
 	}
 	req.done(nil)
-	if final {
+	if final && w.log.Enabled(ctx, slog.LevelInfo) {
 		w.log.Info("message finished", "message", rec.ID, "state", rec.State, "parts", len(rec.Parts), "failures", rec.Failures)
 	}
 	return final, nil
