@@ -132,7 +132,7 @@ func (c *Client) createAndEnqueue(ctx context.Context, rec *record.Record, j *jo
 		return "", fmt.Errorf("producer: send: %w", err)
 	}
 	w := &recordWrite{queue: func(p redis.Pipeliner) { call.Queue(ctx, p) }}
-	eerr := c.enqueue(withRecordWrite(ctx, w), j, []byte(rec.JobJSON()))
+	eerr := c.enqueue(withRecordWrite(ctx, w), j, []byte(call.JobJSON()))
 	if !w.sent { // asynq failed before its script: nothing was written
 		release()
 		if eerr == nil {

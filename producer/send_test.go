@@ -270,3 +270,27 @@ func TestStatusOfNeverEnqueuedMessage(t *testing.T) {
 		})
 	}
 }
+
+// The task's payload is the job's JSON the record holds: the bytes Create
+// wrote, with or without an idempotency key.
+func TestTaskPayloadIsTheRecordsJob(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	for _, opts := range [][]SendOption{nil, {IdempotencyKey("k1")}} {
+		id, err := b.client.Send(b.ctx, textTo("payload", "u1"), opts...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		info, err := b.inspector.GetTaskInfo(job.QueueDefault, id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		stored, err := b.rdb.HGet(b.ctx, record.Key("hr", id), "job").Result()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if string(info.Payload) != stored || len(stored) == 0 {
+			t.Errorf("options %v: task payload %s, the record's job %s", opts, info.Payload, stored)
+		}
+	}
+}

@@ -162,11 +162,11 @@ func beginOutcome(rec *Record, i int, cmd *redis.Cmd) (any, error) {
 // Settle is a prepared write of a part's outcome (Store.PrepareSettle): queue
 // it in a pipeline (Queue), run the pipeline, then read Result.
 type Settle struct {
-	keys []string
-	args []any
-	cmd  *redis.Cmd
-	rec  *Record
-	next stored
+	// script builds settleScript's keys and arguments, when it runs
+	script func() ([]string, []any)
+	cmd    *redis.Cmd
+	rec    *Record
+	next   stored
 	// tx is the same writes as one MULTI, used when queued in a pipeline:
 	// set when there is no ledger step (settleScript then only writes) or
 	// one the MULTI can run first as a small EVAL of its own
@@ -185,7 +185,8 @@ func (st *Settle) Queue(ctx context.Context, p redis.Scripter) {
 		return
 	}
 	st.tx = nil
-	st.cmd = queueScript(ctx, settleScript, p, st.keys, st.args)
+	keys, args := st.script()
+	st.cmd = queueScript(ctx, settleScript, p, keys, args)
 }
 
 // queueScript adds a call of sc to p: EVALSHA in a pipeline (whose caller
@@ -254,16 +255,18 @@ func (s *Store) PrepareSettle(rec *Record, i int, ledger *ratelimit.LedgerCall, 
 			keys[2], idemTTL = idemKey(rec.App, rec.IdempotencyKey), max(s.IdempotencyHold.Milliseconds(), 1)
 		}
 	}
-	args := []any{max(ttl.Milliseconds(), 1), idemTTL, s.EventsMaxLen, 0}
-	if ledger != nil {
-		keys = append(keys, ledger.Keys...)
-		args[3] = len(ledger.Args)
-		args = append(args, ledger.Args...)
-	}
-	args = append(args, len(e.fields))
-	args = append(args, e.fields...)
-	args = append(args, ev...)
-	st := &Settle{keys: keys, args: args, rec: rec, next: e.next}
+	ttlMS := max(ttl.Milliseconds(), 1)
+	st := &Settle{rec: rec, next: e.next, script: func() ([]string, []any) {
+		k, args := keys[:3:3], []any{ttlMS, idemTTL, s.EventsMaxLen, 0}
+		if ledger != nil {
+			k = append(k, ledger.Keys...)
+			args[3] = len(ledger.Args)
+			args = append(args, ledger.Args...)
+		}
+		args = append(args, len(e.fields))
+		args = append(args, e.fields...)
+		return k, append(args, ev...)
+	}}
 	if s.cluster {
 		return st, nil
 	}
@@ -278,7 +281,7 @@ func (s *Store) PrepareSettle(rec *Record, i int, ledger *ratelimit.LedgerCall, 
 		}
 		cmds, st.ledgerTx = append(cmds, c), true
 	}
-	cmds = append(cmds, append([]any{"hset", key}, e.fields...), []any{"hincrby", key, fieldVersion, 1}, []any{"pexpire", key, args[0]})
+	cmds = append(cmds, append([]any{"hset", key}, e.fields...), []any{"hincrby", key, fieldVersion, 1}, []any{"pexpire", key, ttlMS})
 	if idemTTL != 0 {
 		cmds = append(cmds, []any{"pexpire", keys[2], idemTTL})
 	}

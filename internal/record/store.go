@@ -149,8 +149,8 @@ type CreateCall struct {
 	tx   multi
 }
 
-// PrepareCreate encodes rec for a CreateCall (rec.JobJSON is set from here
-// on).
+// PrepareCreate encodes rec for a CreateCall (whose JobJSON is the job's
+// JSON it writes; rec.JobJSON is set once Result reports the write).
 func (s *Store) PrepareCreate(rec *Record, ttl time.Duration) (*CreateCall, error) {
 	if rec.IdempotencyKey != "" {
 		return nil, fmt.Errorf("record: create %s: PrepareCreate is for a record without an idempotency key", rec.ID)
@@ -168,6 +168,10 @@ func (s *Store) PrepareCreate(rec *Record, ttl time.Duration) (*CreateCall, erro
 // script cache emptied by a restart cannot refuse it and leave a task queued
 // after it without its record; and cheaper for Redis than a script call.
 func (c *CreateCall) Queue(ctx context.Context, p redis.Pipeliner) { c.tx.queue(ctx, p) }
+
+// JobJSON is the job's JSON the call writes into the record: the task
+// payload to enqueue with it (job.Send.Marshal's bytes, encoded once).
+func (c *CreateCall) JobJSON() string { return c.next.job }
 
 // Result is the write's outcome once the pipeline has run.
 func (c *CreateCall) Result() error {
