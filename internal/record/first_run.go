@@ -102,9 +102,7 @@ if not semAcquire(KEYS[3], ARGV[3], ARGV[4], ARGV[5]) then return {5} end
 local nl = tonumber(ARGV[2])
 local led = false
 if nl > 0 then
-  local K, A = {}, {}
-  for i = 4 + nx, #KEYS do K[#K + 1] = KEYS[i] end
-  for i = 6, 5 + nl do A[#A + 1] = ARGV[i] end
+  local K, A = {unpack(KEYS, 4 + nx)}, {unpack(ARGV, 6, 5 + nl)}
   led = ledgerMark(K, A)
   for j = 3, #led, 3 do
     if led[j] ~= 0 then
@@ -113,9 +111,8 @@ if nl > 0 then
     end
   end
 end
-local f = {'v', '2'} -- version 1 was checked above
-for i = 6 + nl, #ARGV do f[#f + 1] = ARGV[i] end
-redis.call('HSET', KEYS[1], unpack(f))
+-- version 1 was checked above; the fields straight from ARGV, no copy
+redis.call('HSET', KEYS[1], 'v', '2', unpack(ARGV, 6 + nl))
 return {1, led}
 `)
 

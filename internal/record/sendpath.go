@@ -43,17 +43,13 @@ if redis.call('EXISTS', KEYS[1]) == 0 then return {3} end
 local nl = tonumber(ARGV[2])
 local led = false
 if nl > 0 then
-  local K, A = {}, {}
-  for i = 3, #KEYS do K[#K + 1] = KEYS[i] end
-  for i = 3, 2 + nl do A[#A + 1] = ARGV[i] end
+  local K, A = {unpack(KEYS, 3)}, {unpack(ARGV, 3, 2 + nl)}
   led = ledgerMark(K, A)
   for j = 3, #led, 3 do
     if led[j] ~= 0 then return {2, led} end
   end
 end
-local f = {}
-for i = 3 + nl, #ARGV do f[#f + 1] = ARGV[i] end
-redis.call('HSET', KEYS[1], unpack(f))
+redis.call('HSET', KEYS[1], unpack(ARGV, 3 + nl))
 redis.call('HINCRBY', KEYS[1], 'v', 1)
 redis.call('HDEL', KEYS[1], 'rec')
 redis.call('PEXPIRE', KEYS[1], ARGV[1])
@@ -83,15 +79,11 @@ var settleScript = redis.NewScript(ratelimit.MarkFuncLua + `
 local nl = tonumber(ARGV[4])
 local led = false
 if nl > 0 then
-  local K, A = {}, {}
-  for i = 4, #KEYS do K[#K + 1] = KEYS[i] end
-  for i = 5, 4 + nl do A[#A + 1] = ARGV[i] end
+  local K, A = {unpack(KEYS, 4)}, {unpack(ARGV, 5, 4 + nl)}
   led = ledgerMark(K, A)
 end
 local nf = tonumber(ARGV[5 + nl])
-local f = {}
-for i = 6 + nl, 5 + nl + nf do f[#f + 1] = ARGV[i] end
-redis.call('HSET', KEYS[1], unpack(f))
+redis.call('HSET', KEYS[1], unpack(ARGV, 6 + nl, 5 + nl + nf))
 redis.call('HINCRBY', KEYS[1], 'v', 1)
 redis.call('PEXPIRE', KEYS[1], ARGV[1])
 if ARGV[2] ~= '0' then redis.call('PEXPIRE', KEYS[3], ARGV[2]) end
