@@ -101,6 +101,20 @@ func (h *RoundTrips) Log() []string {
 // KeysOf are the keys a command names: the script keys of EVAL/EVALSHA, else
 // its first argument; none for commands that take no key.
 func KeysOf(c redis.Cmder) []string {
+	ka := keyArgs(c)
+	if len(ka) == 0 {
+		return nil
+	}
+	keys := make([]string, len(ka))
+	for i, a := range ka {
+		keys[i], _ = a.(string)
+	}
+	return keys
+}
+
+// keyArgs is the part of c's arguments that KeysOf reads the keys from: no
+// copy, for IsAsynqCmd, which runs on every command the bench sends.
+func keyArgs(c redis.Cmder) []any {
 	args := c.Args()
 	switch strings.ToLower(c.Name()) {
 	case "eval", "evalsha", "eval_ro", "evalsha_ro", "fcall", "fcall_ro":
@@ -108,52 +122,29 @@ func KeysOf(c redis.Cmder) []string {
 			return nil
 		}
 		n, _ := args[2].(int)
-		var keys []string
-		for i := 3; i < 3+n && i < len(args); i++ {
-			s, _ := args[i].(string)
-			keys = append(keys, s)
-		}
-		return keys
+		return args[3:min(3+max(n, 0), len(args))]
 	case "ping", "time", "info", "script", "client", "hello", "select", "auth", "multi", "exec":
 		return nil
 	}
 	if len(args) < 2 {
 		return nil
 	}
-	s, _ := args[1].(string)
-	return []string{s}
+	return args[1:2]
 }
 
 // IsAsynqCmd reports whether c is asynq's own: every key it names starts
 // with "asynq:" (the frame of a MULTI counts with what it holds). The worker's
-// round-trip test classifies with it too. It looks at the keys where KeysOf
-// would find them, without building their list (it runs on every command
-// the bench sends).
+// round-trip test classifies with it too.
 func IsAsynqCmd(c redis.Cmder) bool {
-	args := c.Args()
 	switch strings.ToLower(c.Name()) {
 	case "multi", "exec":
 		return true // the frame of a MULTI, whatever it holds
-	case "eval", "evalsha", "eval_ro", "evalsha_ro", "fcall", "fcall_ro":
-		if len(args) < 3 {
+	}
+	ka := keyArgs(c)
+	for _, a := range ka {
+		if k, _ := a.(string); !strings.HasPrefix(k, "asynq:") {
 			return false
 		}
-		n, _ := args[2].(int)
-		if n == 0 || 3 >= len(args) {
-			return false
-		}
-		for i := 3; i < 3+n && i < len(args); i++ {
-			if s, _ := args[i].(string); !strings.HasPrefix(s, "asynq:") {
-				return false
-			}
-		}
-		return true
-	case "ping", "time", "info", "script", "client", "hello", "select", "auth":
-		return false
 	}
-	if len(args) < 2 {
-		return false
-	}
-	s, _ := args[1].(string)
-	return strings.HasPrefix(s, "asynq:")
+	return len(ka) > 0
 }

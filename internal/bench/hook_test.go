@@ -2,6 +2,7 @@ package bench
 
 import (
 	"context"
+	"strings"
 	"testing"
 
 	"github.com/redis/go-redis/v9"
@@ -34,7 +35,7 @@ func TestIsAsynqCmd(t *testing.T) {
 		keys := KeysOf(tc.cmd)
 		viaKeys := len(keys) > 0
 		for _, k := range keys {
-			viaKeys = viaKeys && len(k) >= 6 && k[:6] == "asynq:"
+			viaKeys = viaKeys && strings.HasPrefix(k, "asynq:")
 		}
 		if name := tc.cmd.Name(); name != "multi" && name != "exec" && viaKeys != tc.want {
 			t.Errorf("%s: KeysOf %q disagrees with IsAsynqCmd", tc.desc, keys)
