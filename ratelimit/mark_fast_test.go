@@ -55,17 +55,9 @@ func TestMarkFastPathMatchesGeneralPath(t *testing.T) {
 				b.rdb.HSet(b.ctx, key, "u2", a.other+ms(0)+",1773108900000999,0,0")
 			}
 			run := func(r Ref) *Transition {
-				chunks, err := l.markChunks(r, a.action, ChunkSize)
-				if err != nil {
-					t.Fatalf("%s: %v", desc, err)
-				}
-				replies, err := l.run(b.ctx, markScript, chunks)
+				tr, err := l.mark(b.ctx, r, a.action)
 				if err != nil {
 					t.Fatalf("%s: markScript: %v", desc, err)
-				}
-				tr, err := transition(r.MessageID, chunks, replies)
-				if err != nil {
-					t.Fatalf("%s: %v", desc, err)
 				}
 				return tr
 			}

@@ -596,25 +596,8 @@ local dprefix, cap = ARGV[4], 0
 -- its commands; these actions never touch the daily counters or the
 -- arrivals. The same transitions and reply as the general path below.
 if #ARGV == 6 and ARGV[6] ~= '*' and (ARGV[1] == 'S' or ARGV[1] == 's' or ARGV[1] == 'D' or ARGV[1] == 'F') then
-  local f, to = ARGV[6], ARGV[1]
-  local v = redis.call('HGET', KEYS[1], f)
-  local st, at
-  if v then st, at = string.match(v, '^(%a)(%-?%d+),%d+,%-?%d+,%d+,?[^,]*$') end
-  if not st then return {op, now, 1, '', 0} end
-  at = tonumber(at)
-  local code, booked = 0, st == 'A' or st == 'B'
-  if to == 'D' then
-    if booked or st == 'S' then redis.call('HSET', KEYS[1], f, 'D' .. string.sub(v, 2))
-    elseif st ~= 'D' then code = 4 end
-  elseif to == 'F' then
-    if st == 'S' then redis.call('HSET', KEYS[1], f, 'F' .. string.sub(v, 2))
-    elseif st ~= 'F' then code = 4 end
-  elseif not booked then code = 4
-  elseif at > now then code = 2
-  elseif now - at > tonumber(ARGV[3]) then code = 3
-  else redis.call('HSET', KEYS[1], f, 'S' .. string.sub(v, 2)) end
-  return {op, now, code, st, at}
-end
+  local f, to, maxAge = ARGV[6], ARGV[1], tonumber(ARGV[3])
+` + luaMarkOne + `end
 ` + luaDayConst + luaDayKey + luaLedger + luaDaily + `
 local action, maxAge, daily = ARGV[1], tonumber(ARGV[3]), ARGV[5] == '1'
 local atomic = action == 's'
