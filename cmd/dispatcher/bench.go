@@ -16,7 +16,7 @@ import (
 var benchCommand = command{
 	name: "bench",
 	synopsis: "[-n N] [-users M] [-servers S] [-concurrency C] [-quotas on|off] [-latency D] [-payload B] [-provider P]\n" +
-		"                       [--idle K] [--sweep] [--redis ADDR] [--task-check-interval D] [--cpuprofile FILE] [--json-only]",
+		"                       [--idle K] [--sweep] [--redis ADDR] [--task-check-interval D] [--procs P] [--cpuprofile FILE] [--json-only]",
 	notes: "Measures the dispatcher (real producer, Redis, real worker, provider simulator over HTTP) against a bare\n" +
 		"asynq handler making the same HTTP request to the same simulator with the same servers, concurrency and\n" +
 		"queues, in one run, and prints a table and one JSON line with both sides and their ratios.\n" +
@@ -43,12 +43,14 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	tci := fs.Duration("task-check-interval", 0, "worker.task_check_interval (default the config's, 100ms)")
 	cpuprofile := fs.String("cpuprofile", "", "write a CPU profile of the pipeline side's first round to this file")
 	jsonOnly := fs.Bool("json-only", false, "print only the JSON line")
+	procs := fs.Int("procs", 0, "GOMAXPROCS of the run (default 0: the CPUs less one when the bench runs its own redis-server, leaving Redis a core; else unchanged)")
 	if _, err := benchCommand.parse(fs, args, stdout); err != nil {
 		return err
 	}
 	o := bench.Options{N: *n, Rounds: *rounds, Users: *users, Servers: *servers, Concurrency: *concurrency, Latency: *latency,
 		Payload: *payload, Redis: *redisAddr, Embedded: *embedded, TaskCheckInterval: *tci, Progress: stderr,
-		Logger: slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelError}))}
+		Logger: slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelError})),
+		Procs:  *procs, SpareRedisCore: *procs == 0}
 	for _, c := range []struct {
 		flag string
 		v    int
@@ -63,6 +65,9 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	case "off":
 	default:
 		return fmt.Errorf("bench: -quotas %q: want on or off", *quotas)
+	}
+	if *procs < 0 {
+		return fmt.Errorf("bench: -procs %d: must not be negative", *procs)
 	}
 	if *latency < 0 {
 		return fmt.Errorf("bench: -latency %s: must not be negative", *latency)

@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"runtime"
+	"strconv"
 	"strings"
 	"testing"
 )
@@ -26,6 +28,7 @@ func TestBenchFlagErrors(t *testing.T) {
 		{desc: "zero payload", args: []string{"-payload", "0"}, want: "-payload 0"},
 		{desc: "unknown provider", args: []string{"-provider", "slack"}, want: `-provider "slack"`},
 		{desc: "negative idle", args: []string{"--idle", "-1"}, want: "--idle -1"},
+		{desc: "negative procs", args: []string{"-procs", "-1"}, want: "-procs -1"},
 		{desc: "idle and sweep", args: []string{"--idle", "5", "--sweep"}, want: "--idle and --sweep"},
 		{desc: "unknown flag", args: []string{"--fast"}, want: "-fast"},
 		{desc: "stray argument", args: []string{"now"}, want: `"now"`},
@@ -60,11 +63,13 @@ func TestBenchHelp(t *testing.T) {
 }
 
 // A tiny bench through the command prints the table and one JSON line
-// with both sides.
+// with both sides, and the GOMAXPROCS it ran with (-procs: here the test
+// binary's own, so that the other tests running beside it keep theirs).
 func TestBenchCommandTiny(t *testing.T) {
 	t.Parallel()
 	var out, errs bytes.Buffer
-	if err := run(context.Background(), []string{"bench", "-n", "30", "-users", "10", "-quotas", "off", "--task-check-interval", "10ms"}, &out, &errs); err != nil {
+	procs := runtime.GOMAXPROCS(0)
+	if err := run(context.Background(), []string{"bench", "-n", "30", "-users", "10", "-quotas", "off", "--task-check-interval", "10ms", "-procs", strconv.Itoa(procs)}, &out, &errs); err != nil {
 		t.Fatal(err, errs.String())
 	}
 	lines := strings.Split(strings.TrimSpace(out.String()), "\n")
@@ -77,6 +82,9 @@ func TestBenchCommandTiny(t *testing.T) {
 	}
 	if _, ok := m["baseline"].(map[string]any); !ok {
 		t.Errorf("JSON lacks baseline: %s", lines[len(lines)-1])
+	}
+	if got, _ := m["procs"].(float64); int(got) != procs {
+		t.Errorf("JSON procs = %v, want %d", m["procs"], procs)
 	}
 	if !strings.Contains(out.String(), "throughput (msg/s)") {
 		t.Errorf("no table:\n%s", out.String())

@@ -163,6 +163,7 @@ func TestOptionsRefused(t *testing.T) {
 	}{
 		{desc: "quotas on, too many messages per user", o: bench.Options{Sim: wecom, N: 5000, Rounds: 3, Users: 100, Quotas: true}, want: "messages per user"},
 		{desc: "negative rounds", o: bench.Options{Sim: wecom, Rounds: -1}, want: "rounds"},
+		{desc: "negative procs", o: bench.Options{Sim: wecom, Procs: -1}, want: "procs"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.desc, func(t *testing.T) {

@@ -132,7 +132,7 @@ func Run(ctx context.Context, o Options, idle bool) (*Result, error) {
 	defer e.close()
 	r := &Result{Mode: "throughput", Provider: e.sim.Provider, Redis: e.redis, N: o.N, Users: o.Users, Recipients: o.Recipients,
 		Rounds: o.Rounds, Servers: o.Servers, Concurrency: o.Concurrency, Quotas: o.Quotas, LatencyMs: ms(o.Latency), Payload: o.Payload,
-		TaskCheckIntervalMs: ms(e.cfg.Worker.TaskCheckInterval)}
+		TaskCheckIntervalMs: ms(e.cfg.Worker.TaskCheckInterval), Procs: e.procs}
 	if idle {
 		r.Mode = "idle"
 	}

@@ -54,6 +54,16 @@ type Options struct {
 	// CPUProfile, when set, receives a CPU profile of the pipeline side's
 	// first round (throughput mode).
 	CPUProfile io.Writer
+	// Procs, when above 0, is GOMAXPROCS for the run (restored after it).
+	// Default 0: unchanged, unless SpareRedisCore.
+	Procs int
+	// SpareRedisCore, when Procs is 0 and the bench starts its own
+	// redis-server, runs with GOMAXPROCS one less than the machine's CPUs (at
+	// least 1): Redis then has a core the process's threads do not also run
+	// on, as it would on a machine of its own, instead of the Go scheduler's
+	// idle threads spinning on the core Redis needs. `dispatcher bench` sets
+	// it unless told -procs. Default false.
+	SpareRedisCore bool
 	// Logger receives the worker's and asynq's logs. Default: discarded (a
 	// side that does not finish is an error saying how far it got).
 	Logger *slog.Logger
@@ -94,6 +104,9 @@ func (o *Options) defaults() error {
 	// window (30 a minute by default) and measure the booking, not the send.
 	if per := o.Rounds * o.N * o.Recipients / o.Users; o.Quotas && per > 25 {
 		return fmt.Errorf("bench: rounds × n × recipients / users = %d messages per user with quotas on: at most 25 (the per-recipient window is 30 a minute); raise users or lower n or rounds", per)
+	}
+	if o.Procs < 0 {
+		return fmt.Errorf("bench: procs must not be negative, got %d", o.Procs)
 	}
 	if o.Latency < 0 || o.TaskCheckInterval < 0 {
 		return fmt.Errorf("bench: latency and task check interval must not be negative")

@@ -14,8 +14,8 @@ func WriteTable(w io.Writer, r *Result) error {
 	if r.Quotas {
 		quotas = "on"
 	}
-	fmt.Fprintf(w, "%s: provider %s, redis %s, n=%d × %d rounds, users=%d, recipients/msg=%d, servers=%d, concurrency=%d, quotas %s, latency %gms, payload %dB, task_check_interval %gms\n",
-		r.Mode, r.Provider, r.Redis, r.N, r.Rounds, r.Users, r.Recipients, r.Servers, r.Concurrency, quotas, r.LatencyMs, r.Payload, r.TaskCheckIntervalMs)
+	fmt.Fprintf(w, "%s: provider %s, redis %s, n=%d × %d rounds, users=%d, recipients/msg=%d, servers=%d, concurrency=%d, quotas %s, latency %gms, payload %dB, task_check_interval %gms, procs %d\n",
+		r.Mode, r.Provider, r.Redis, r.N, r.Rounds, r.Users, r.Recipients, r.Servers, r.Concurrency, quotas, r.LatencyMs, r.Payload, r.TaskCheckIntervalMs, r.Procs)
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintln(tw, "\tpipeline\tbaseline\tratio\t")
 	p, b, x := r.Pipeline, r.Baseline, r.Ratio

@@ -67,6 +67,7 @@ type Result struct {
 	LatencyMs           float64 `json:"latency_ms"`
 	Payload             int     `json:"payload"`
 	TaskCheckIntervalMs float64 `json:"task_check_interval_ms"`
+	Procs               int     `json:"procs"` // GOMAXPROCS of the run
 	Pipeline            Side    `json:"pipeline"`
 	Baseline            Side    `json:"baseline"`
 	Ratio               Ratios  `json:"ratio"`

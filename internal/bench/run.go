@@ -6,6 +6,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"fmt"
+	"runtime"
 	"strconv"
 	"strings"
 	"time"
@@ -20,6 +21,7 @@ import (
 type env struct {
 	o      Options
 	redis  string // redis-server, embedded or external
+	procs  int    // GOMAXPROCS during the run
 	rdb    *redis.Client
 	info   *redis.Client // INFO and clean-up, not counted
 	hook   *RoundTrips
@@ -55,6 +57,9 @@ func setupEnv(ctx context.Context, o Options) (_ *env, err error) {
 		e.closes = append(e.closes, r.Close)
 		addr, e.redis = r.addr, r.kind
 	}
+	e.procs = procsFor(o, e.redis, runtime.NumCPU())
+	prev := runtime.GOMAXPROCS(e.procs)
+	e.closes = append(e.closes, func() { runtime.GOMAXPROCS(prev) })
 	db := 0
 	if o.Redis != "" {
 		if db, err = claimDB(ctx, addr); err != nil {
@@ -210,4 +215,17 @@ func randomHex(n int) string {
 	b := make([]byte, n)
 	_, _ = rand.Read(b)
 	return hex.EncodeToString(b)
+}
+
+// procsFor is the GOMAXPROCS a run uses (Options.Procs, SpareRedisCore) on a
+// machine of cpus CPUs with Redis of the given kind.
+func procsFor(o Options, redisKind string, cpus int) int {
+	switch {
+	case o.Procs > 0:
+		return o.Procs
+	case o.SpareRedisCore && redisKind == "redis-server":
+		return max(cpus-1, 1)
+	default:
+		return runtime.GOMAXPROCS(0)
+	}
 }
